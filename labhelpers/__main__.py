@@ -1,0 +1,32 @@
+"""Command line: ``python -m labhelpers run [--fast] [NOTEBOOK ...]``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from labhelpers.runner import run_notebooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the course runner; return 0 when every notebook ran without error."""
+    parser = argparse.ArgumentParser(prog="python -m labhelpers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="execute lab notebooks headless and measure them")
+    run.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
+    run.add_argument("--fast", action="store_true", help="small data, few epochs (as in CI)")
+    run.add_argument("--output", type=Path, default=Path("build/course"), help="%(default)s")
+    run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    notebooks = args.notebooks or sorted(Path("notebooks").glob("[0-9]*.ipynb"))
+    if not notebooks:
+        parser.error("no notebooks found: run from the repository root or name them")
+    missing = [str(p) for p in notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    results = run_notebooks(notebooks, args.output, fast=args.fast, timeout=args.timeout)
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""Tests of labhelpers.data, on the real datasets and on bad input."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from labhelpers import data
+from labhelpers.data import Dataset, DatasetError, RemoteFile
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def sha256(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No mirror, an empty cache in tmp_path/cache."""
+    monkeypatch.delenv("LABHELPERS_DATA_DIR", raising=False)
+    monkeypatch.setenv("LABHELPERS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def serve_dataset(monkeypatch, http_server, body: bytes, mode: str = "ok") -> str:
+    """Register a one-file dataset "tiny" whose canonical URL is on the local server."""
+    base, routes, _ = http_server
+    routes["/tiny.bin"] = (body, mode)
+    rf = RemoteFile("tiny.bin", f"{base}/tiny.bin", sha256(b"the real content"))
+    monkeypatch.setitem(data.DATASETS, "tiny", Dataset("tiny", files=(rf,)))
+    return rf.url
+
+
+# --- Real data -----------------------------------------------------------------------------
+
+
+def test_fashion_mnist_is_the_full_original_set(monkeypatch):
+    monkeypatch.delenv("LABHELPERS_DATA_DIR", raising=False)
+    (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and x_test.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    # The published set is balanced: 6000 and 1000 images of each class.
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+    # The first training labels of the original files: ankle boot, T-shirt, T-shirt, dress.
+    assert y_train[:4].tolist() == [9, 0, 0, 3]
+    assert x_train.max() == 255 and x_train.min() == 0
+    assert len(data.FASHION_MNIST_CLASSES) == 10
+
+
+def test_fashion_mnist_from_debian_package_is_trusted(monkeypatch):
+    monkeypatch.delenv("LABHELPERS_DATA_DIR", raising=False)
+    paths = data.fetch("fashion-mnist")
+    assert all(p.parent == DEBIAN_DIR for p in paths.values())
+
+
+def test_cats_and_dogs_has_2000_training_and_1000_validation_images():
+    train_ds, val_ds = data.load_cats_and_dogs(image_size=(64, 64), batch_size=100)
+    assert train_ds.class_names == val_ds.class_names == ["cats", "dogs"]
+    train_labels = np.concatenate([y.numpy().ravel() for _, y in train_ds])
+    val_labels = np.concatenate([y.numpy().ravel() for _, y in val_ds])
+    assert np.bincount(train_labels.astype(int)).tolist() == [1000, 1000]
+    assert np.bincount(val_labels.astype(int)).tolist() == [500, 500]
+    # Validation keeps the folder order (all cats, then all dogs); training is shuffled.
+    assert val_labels.tolist() == [0] * 500 + [1] * 500
+    assert 0 < np.abs(np.diff(train_labels)).sum() and train_labels[:100].std() > 0
+    images, _ = next(iter(train_ds))
+    assert images.shape == (100, 64, 64, 3)
+
+
+def test_cats_and_dogs_is_reproducible_with_a_seed():
+    first = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
+    again = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+
+
+# --- Checksums and local copies ------------------------------------------------------------
+
+
+def test_mirror_file_with_wrong_checksum_is_an_error(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not fashion-mnist"))
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
+    with pytest.raises(DatasetError, match="SHA-256") as err:
+        data.load_fashion_mnist()
+    assert str(mirror / "train-images-idx3-ubyte.gz") in str(err.value)
+
+
+def copy_fashion_mnist_mirror(mirror: Path, damage) -> None:
+    """Copy the real files into a mirror, damage the training images, list all in SHA256SUMS."""
+    mirror.mkdir()
+    for src in DEBIAN_DIR.glob("*.gz"):
+        shutil.copy(src, mirror / src.name)
+    target = mirror / "train-images-idx3-ubyte.gz"
+    target.write_bytes(damage(target.read_bytes()))
+    sums = [f"{sha256(p.read_bytes())}  {p.name}" for p in sorted(mirror.glob("*.gz"))]
+    (mirror / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+
+
+def test_truncated_gzip_is_an_error_not_a_short_array(monkeypatch, tmp_path):
+    copy_fashion_mnist_mirror(tmp_path / "m", lambda blob: blob[: len(blob) // 2])
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
+    with pytest.raises(DatasetError, match="not a complete gzip file"):
+        data.load_fashion_mnist()
+
+
+def test_idx_with_missing_images_is_an_error(monkeypatch, tmp_path):
+    # A valid gzip stream whose IDX payload lacks the last image.
+    copy_fashion_mnist_mirror(
+        tmp_path / "m", lambda blob: gzip.compress(gzip.decompress(blob)[:-784], compresslevel=1)
+    )
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
+    with pytest.raises(DatasetError, match=r"truncated or wrong"):
+        data.load_fashion_mnist()
+
+
+def test_idx_with_wrong_magic_number_is_an_error(monkeypatch, tmp_path):
+    copy_fashion_mnist_mirror(
+        tmp_path / "m",
+        lambda blob: gzip.compress(
+            b"\x00\x00\x0d\x03" + gzip.decompress(blob)[4:], compresslevel=1
+        ),
+    )
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
+    with pytest.raises(DatasetError, match="magic number 00000d03"):
+        data.load_fashion_mnist()
+
+
+def test_unknown_dataset_name_lists_the_known_ones():
+    with pytest.raises(DatasetError, match="fashion-mnist"):
+        data.fetch("mnist")
+
+
+# --- Downloads -----------------------------------------------------------------------------
+
+
+def test_download_is_verified_cached_and_not_repeated(monkeypatch, http_server, isolated):
+    serve_dataset(monkeypatch, http_server, b"the real content")
+    path = data.fetch("tiny")["tiny.bin"]
+    assert path == isolated / "tiny.bin" and path.read_bytes() == b"the real content"
+    data.fetch("tiny")
+    assert http_server[2] == ["/tiny.bin"]  # the second call used the cache
+
+
+def test_download_with_wrong_checksum_keeps_nothing(monkeypatch, http_server, isolated):
+    url = serve_dataset(monkeypatch, http_server, b"something else")
+    with pytest.raises(DatasetError, match="not the expected one") as err:
+        data.fetch("tiny")
+    assert url in str(err.value)
+    assert not isolated.exists() or list(isolated.iterdir()) == []
+
+
+def test_interrupted_download_leaves_no_file(monkeypatch, http_server, isolated):
+    serve_dataset(monkeypatch, http_server, b"the real content", mode="cut")
+    with pytest.raises(DatasetError, match="stopped after 8 of 16 bytes"):
+        data.fetch("tiny")
+    assert list(isolated.iterdir()) == []
+    # Once the connection is good again, the next run downloads the whole file.
+    http_server[1]["/tiny.bin"] = (b"the real content", "ok")
+    assert data.fetch("tiny")["tiny.bin"].read_bytes() == b"the real content"
+
+
+def test_corrupt_cached_file_is_downloaded_again(monkeypatch, http_server, isolated):
+    serve_dataset(monkeypatch, http_server, b"the real content")
+    isolated.mkdir()
+    (isolated / "tiny.bin").write_bytes(b"the real cont")  # say, a copy from an older tool
+    with pytest.warns(UserWarning, match="failed its checksum"):
+        path = data.fetch("tiny")["tiny.bin"]
+    assert path.read_bytes() == b"the real content"
+
+
+def test_no_network_and_nothing_cached_fails_fast_and_says_how_to_fix(monkeypatch, isolated):
+    # Port 9 on loopback refuses connections, as a machine without network does.
+    rf = RemoteFile("tiny.bin", "http://127.0.0.1:9/tiny.bin", sha256(b"x"))
+    monkeypatch.setitem(data.DATASETS, "tiny", Dataset("tiny", files=(rf,)))
+    start = time.perf_counter()
+    with pytest.raises(DatasetError) as err:
+        data.fetch("tiny")
+    assert time.perf_counter() - start < 10
+    message = str(err.value)
+    assert "LABHELPERS_DATA_DIR" in message and str(isolated / "tiny.bin") in message
+    assert "connect to the internet" in message
+
+
+def test_a_server_that_never_answers_times_out(monkeypatch, http_server, isolated):
+    serve_dataset(monkeypatch, http_server, b"the real content", mode="hang")
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT_S", 1)
+    start = time.perf_counter()
+    with pytest.raises(DatasetError, match="LABHELPERS_DATA_DIR"):
+        data.fetch("tiny")
+    assert time.perf_counter() - start < 10
+    assert list(isolated.iterdir()) == []
+
+
+def test_fashion_mnist_without_any_source_names_the_fixes(monkeypatch, isolated):
+    monkeypatch.setitem(
+        data.DATASETS,
+        "fashion-mnist",
+        Dataset(
+            "fashion-mnist",
+            files=tuple(
+                RemoteFile(rf.name, "http://127.0.0.1:9/" + rf.name, rf.sha256)
+                for rf in data.DATASETS["fashion-mnist"].files
+            ),
+            system_dirs=(str(isolated / "nowhere"),),
+            hint=data.DATASETS["fashion-mnist"].hint,
+        ),
+    )
+    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
+        data.load_fashion_mnist()
+
+
+# --- Cats vs dogs archives -----------------------------------------------------------------
+
+
+def jpeg_bytes(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def make_zip(path: Path, splits=("train", "validation"), extra: dict | None = None) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for split in splits:
+            for label in ("cats", "dogs"):
+                for i in range(3):
+                    name = f"cats_and_dogs_filtered/{split}/{label}/{label[:-1]}.{i}.jpg"
+                    archive.writestr(name, jpeg_bytes(i))
+        for name, blob in (extra or {}).items():
+            archive.writestr(name, blob)
+
+
+@pytest.fixture
+def zip_mirror(monkeypatch, tmp_path):
+    """A mirror folder; call it with a zip-making function, get the mirror path back."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
+    monkeypatch.setenv("LABHELPERS_CACHE_DIR", str(tmp_path / "cache"))
+
+    def build(write_zip) -> Path:
+        target = mirror / "cats_and_dogs_filtered.zip"
+        write_zip(target)
+        (mirror / "SHA256SUMS").write_text(f"{sha256(target.read_bytes())}  {target.name}\n")
+        return mirror
+
+    return build
+
+
+def test_small_valid_archive_is_extracted_once(zip_mirror, tmp_path):
+    zip_mirror(make_zip)
+    train_ds, val_ds = data.load_cats_and_dogs(image_size=(16, 16), batch_size=4)
+    assert sum(int(y.shape[0]) for _, y in train_ds) == 6
+    assert (tmp_path / "cache" / "cats_and_dogs_filtered" / "validation" / "dogs").is_dir()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["cats_and_dogs_filtered"]
+
+
+def test_truncated_zip_is_an_error_and_leaves_nothing(zip_mirror, tmp_path):
+    def truncated(path):
+        make_zip(path)
+        path.write_bytes(path.read_bytes()[:-200])
+
+    zip_mirror(truncated)
+    with pytest.raises(DatasetError, match="not a valid zip archive"):
+        data.load_cats_and_dogs()
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+
+def test_zip_with_a_corrupt_member_fails_its_crc(zip_mirror, tmp_path):
+    def corrupt(path):
+        make_zip(path)
+        blob = bytearray(path.read_bytes())
+        first = blob.index(b"\xff\xd8\xff")  # the first JPEG's data, stored uncompressed
+        blob[first + 300] ^= 0xFF
+        path.write_bytes(bytes(blob))
+
+    zip_mirror(corrupt)
+    with pytest.raises(DatasetError, match="CRC"):
+        data.load_cats_and_dogs()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_missing_split_folder_is_an_error(zip_mirror):
+    zip_mirror(lambda path: make_zip(path, splits=("train",)))
+    with pytest.raises(DatasetError, match=r"validation/cats is missing or empty"):
+        data.load_cats_and_dogs()
+
+
+def test_non_image_file_among_the_images_is_named(zip_mirror):
+    extra = {"cats_and_dogs_filtered/train/dogs/notes.jpg": b"this is not a picture"}
+    zip_mirror(lambda path: make_zip(path, extra=extra))
+    with pytest.raises(DatasetError, match=r"train/dogs/notes.jpg is not a JPEG"):
+        data.load_cats_and_dogs()
+
+
+def test_canonical_zip_of_the_wrong_size_is_rejected(monkeypatch, http_server, isolated):
+    base, routes, _ = http_server
+    routes["/c.zip"] = (b"PK" + b"\0" * 100, "ok")
+    rf = RemoteFile("cats_and_dogs_filtered.zip", f"{base}/c.zip", None, size=68_606_236)
+    monkeypatch.setitem(data.DATASETS, "cats-and-dogs", Dataset("cats-and-dogs", files=(rf,)))
+    with pytest.raises(DatasetError, match="102 bytes, expected 68606236"):
+        data.load_cats_and_dogs()
+    assert list(isolated.iterdir()) == []
