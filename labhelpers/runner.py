@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +86,7 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
     try:
         with client.setup_kernel():
             pid = client.km.provisioner.process.pid
-            for index in tqdm(code_cells, desc=path.name, unit="cell", file=sys.stdout):
+            for index in tqdm(code_cells, desc=path.name, unit="cell", mininterval=2):
                 try:
                     client.execute_cell(nb.cells[index], index)
                 finally:
@@ -142,9 +141,12 @@ def run_notebooks(
         One :class:`NotebookResult` per notebook.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("LABHELPERS_FAST")
+    saved = {k: os.environ.get(k) for k in ("LABHELPERS_FAST", "MPLBACKEND")}
     if fast:
         os.environ["LABHELPERS_FAST"] = "1"
+    # Kernels inherit our environment: give them Jupyter's inline backend (not, say, CI's Agg)
+    # so that the executed copies keep their figures.
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         mode = "fast" if fast_mode() else "full"
         results = []
@@ -156,10 +158,11 @@ def run_notebooks(
                 print(f"    {result.error}")
             results.append(result)
     finally:
-        if previous is None:
-            os.environ.pop("LABHELPERS_FAST", None)
-        else:
-            os.environ["LABHELPERS_FAST"] = previous
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     meta = {
         "mode": mode,
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -1,0 +1,37 @@
+"""Every committed notebook is clean: no outputs, no execution counts, no editor noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info", "colab"}
+ALLOWED_CELL_METADATA = {"tags"}
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    assert set(nb.metadata) <= ALLOWED_NOTEBOOK_METADATA, "editor metadata; clear it"
+    for index, cell in enumerate(nb.cells):
+        assert set(cell.metadata) <= ALLOWED_CELL_METADATA, f"cell {index} has editor metadata"
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {index} has outputs: clear them before committing"
+            assert cell.execution_count is None, f"cell {index} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_title_and_badges(path):
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert "colab.research.google.com" in first.source and "mybinder.org" in first.source
