@@ -5,8 +5,8 @@ changes no global state: display settings are one explicit call,
 :func:`labhelpers.plots.setup_display`, in each notebook's setup cell.
 """
 
-from labhelpers import data, metrics, plots
+from labhelpers import conv, data, metrics, plots
 from labhelpers.runner import fast_mode, report
 
-__all__ = ["data", "fast_mode", "metrics", "plots", "report"]
+__all__ = ["conv", "data", "fast_mode", "metrics", "plots", "report"]
 __version__ = "0.1.0"

@@ -367,12 +367,13 @@ def _extract(zip_path: Path, target: Path) -> None:
 
 
 def load_cats_and_dogs(
-    image_size: tuple[int, int] = (150, 150), batch_size: int = 32, seed: int = 42
+    image_size: tuple[int, int] = (150, 150), batch_size: int | None = 32, seed: int = 42
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Load cats vs dogs as batched ``tf.data`` datasets of (float32 images 0-255, 0/1 labels).
+    """Load cats vs dogs as ``tf.data`` datasets of (float32 images 0-255, 0/1 labels).
 
     The archive is extracted once into the cache. The training set is shuffled with
     ``seed``; the validation set keeps a fixed order. Label 0 is "cats", 1 is "dogs".
+    ``batch_size=None`` yields single images, for pipelines that cache before batching.
 
     Returns:
         ``(train_ds, val_ds)``: 2000 and 1000 images, with ``class_names == ["cats", "dogs"]``.

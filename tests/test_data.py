@@ -79,6 +79,13 @@ def test_cats_and_dogs_has_2000_training_and_1000_validation_images():
     assert images.shape == (100, 64, 64, 3)
 
 
+def test_cats_and_dogs_unbatched_yields_single_images():
+    train_ds, val_ds = data.load_cats_and_dogs(image_size=(32, 48), batch_size=None)
+    image, label = next(iter(val_ds))
+    assert image.shape == (32, 48, 3) and label.shape == (1,)
+    assert int(train_ds.cardinality()) == 2000 and int(val_ds.cardinality()) == 1000
+
+
 def test_cats_and_dogs_is_reproducible_with_a_seed():
     first = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
     again = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
