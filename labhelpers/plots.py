@@ -246,6 +246,33 @@ def _curve_axes(ax: Axes | None, xlabel: str, ylabel: str, title: str) -> Axes:
     return ax
 
 
+def _one_vs_rest(ax: Axes, y_true: np.ndarray, scores: np.ndarray, names, curve, summary) -> list:
+    """Draw each class against the rest, then the micro average; return the class curves.
+
+    ``curve(truth, score)`` gives the (x, y) points; ``summary`` scores one curve (AUC, AP).
+    """
+    onehot = np.eye(len(names))[y_true]
+    curves = []
+    for i, name in enumerate(names):
+        x, y = curve(onehot[:, i], scores[:, i])
+        ax.plot(x, y, lw=1, label=f"{name} ({summary(onehot[:, i], scores[:, i]):.3f})")
+        curves.append((x, y))
+    x, y = curve(onehot.ravel(), scores.ravel())
+    micro = summary(onehot, scores, average="micro")
+    ax.plot(x, y, "k--", lw=2, label=f"micro average ({micro:.3f})")
+    return curves
+
+
+def _roc(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    fpr, tpr, _ = skm.roc_curve(truth, score)
+    return fpr, tpr
+
+
+def _precision_recall(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    precision, recall, _ = skm.precision_recall_curve(truth, score)
+    return recall, precision
+
+
 def plot_roc_curves(
     y_true: np.ndarray,
     scores: np.ndarray,
@@ -265,23 +292,16 @@ def plot_roc_curves(
     ax = _curve_axes(ax, "false positive rate", "true positive rate", "ROC curve")
     ax.plot([0, 1], [0, 1], ":", color="gray", label="chance (AUC = 0.5)")
     if scores.ndim == 1:
-        fpr, tpr, _ = skm.roc_curve(y_true, scores)
+        fpr, tpr = _roc(y_true, scores)
         ax.plot(fpr, tpr, label=f"{class_names[1]} (AUC = {skm.auc(fpr, tpr):.3f})")
         ax.legend(fontsize="small")
-    else:
-        onehot = np.eye(len(class_names))[y_true]
-        grid = np.linspace(0, 1, 201)
-        tprs = []
-        for i, name in enumerate(class_names):
-            fpr, tpr, _ = skm.roc_curve(onehot[:, i], scores[:, i])
-            tprs.append(np.interp(grid, fpr, tpr))
-            ax.plot(fpr, tpr, lw=1, label=f"{name} ({skm.auc(fpr, tpr):.3f})")
-        fpr, tpr, _ = skm.roc_curve(onehot.ravel(), scores.ravel())
-        micro = skm.roc_auc_score(onehot, scores, average="micro")
-        macro = skm.roc_auc_score(y_true, scores, multi_class="ovr", average="macro")
-        ax.plot(fpr, tpr, "k--", lw=2, label=f"micro average ({micro:.3f})")
-        ax.plot(grid, np.mean(tprs, axis=0), "k:", lw=2, label=f"macro average ({macro:.3f})")
-        ax.legend(title="class (AUC)", fontsize="x-small")
+        return ax
+    curves = _one_vs_rest(ax, y_true, scores, class_names, _roc, skm.roc_auc_score)
+    grid = np.linspace(0, 1, 201)
+    mean_tpr = np.mean([np.interp(grid, fpr, tpr) for fpr, tpr in curves], axis=0)
+    macro = skm.roc_auc_score(y_true, scores, multi_class="ovr", average="macro")
+    ax.plot(grid, mean_tpr, "k:", lw=2, label=f"macro average ({macro:.3f})")
+    ax.legend(title="class (AUC)", fontsize="x-small")
     return ax
 
 
@@ -294,28 +314,21 @@ def plot_precision_recall_curves(
 ) -> Axes:
     """Precision-recall curves with average precision (AP) in the legend.
 
-    ``scores`` as for :func:`plot_roc_curves`. A horizontal line marks the precision of a
-    classifier that guesses (the positive class's share of the samples).
+    ``scores`` as for :func:`plot_roc_curves`. For two classes a horizontal line marks the
+    precision of guessing (the positive class's share of the samples).
     """
     y_true, _ = check_labels(y_true, None, class_names)
     scores = check_scores(y_true, scores, class_names)
     ax = _curve_axes(ax, "recall", "precision", "Precision-recall curve")
     if scores.ndim == 1:
-        precision, recall, _ = skm.precision_recall_curve(y_true, scores)
+        recall, precision = _precision_recall(y_true, scores)
         ap = skm.average_precision_score(y_true, scores)
         ax.plot(recall, precision, label=f"{class_names[1]} (AP = {ap:.3f})")
         ax.axhline(y_true.mean(), ls=":", color="gray", label="chance")
         ax.legend(fontsize="small")
-    else:
-        onehot = np.eye(len(class_names))[y_true]
-        for i, name in enumerate(class_names):
-            precision, recall, _ = skm.precision_recall_curve(onehot[:, i], scores[:, i])
-            ap = skm.average_precision_score(onehot[:, i], scores[:, i])
-            ax.plot(recall, precision, lw=1, label=f"{name} ({ap:.3f})")
-        precision, recall, _ = skm.precision_recall_curve(onehot.ravel(), scores.ravel())
-        micro = skm.average_precision_score(onehot, scores, average="micro")
-        ax.plot(recall, precision, "k--", lw=2, label=f"micro average ({micro:.3f})")
-        ax.legend(title="class (AP)", fontsize="x-small")
+        return ax
+    _one_vs_rest(ax, y_true, scores, class_names, _precision_recall, skm.average_precision_score)
+    ax.legend(title="class (AP)", fontsize="x-small")
     return ax
 
 
