@@ -11,6 +11,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn import metrics as skm
 
 from labhelpers.metrics import check_labels, check_scores
@@ -149,7 +150,11 @@ def plot_history(
                     epochs, run[f"val_{metric}"], "--", color=colour, label=f"{prefix}validation"
                 )
         ax.set(xlabel="epoch", ylabel=metric, title=metric)
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(runs) == 1:
+            ax.legend()
+    if len(runs) > 1:  # one shared legend, outside, so that it hides no curve
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     return np.asarray(axes)
 
 
@@ -237,6 +242,7 @@ def plot_confusion_matrix(
     )
     title = "Confusion matrix" + (f" (normalised over {normalize})" if normalize else "")
     ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.grid(False)
     return ax
 
 

@@ -46,6 +46,10 @@ def test_history_training_solid_validation_dashed_and_runs_overlaid():
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
     np.testing.assert_array_equal(lines[1].get_xdata(), [1, 2, 3])
     np.testing.assert_array_equal(lines[1].get_ydata(), [1.1, 0.7, 0.6])
+    # Several runs share one legend, on the last panel.
+    assert axes[0].get_legend() is None
+    legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
+    assert legend == ["small training", "large training"]  # this history has no val_accuracy
 
 
 def test_history_accepts_a_keras_history_like_object_and_given_axes():
