@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -96,7 +97,8 @@ def _run_one(path: Path, out_dir: Path, timeout: int) -> NotebookResult:
             (i for i in code_cells if any(o.output_type == "error" for o in nb.cells[i].outputs)),
             None,
         )
-        first_line = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # IPython's colour codes
+        first_line = message.splitlines()[-1] if message else repr(err)
         result.status = "failed"
         result.error = f"cell {failing}: {first_line}" if failing is not None else first_line
     except Exception as err:  # a kernel that dies or never starts must not stop the run
