@@ -1,4 +1,4 @@
-"""Command line: ``python -m labhelpers run [--fast] [NOTEBOOK ...]``."""
+"""Command line: ``python -m labhelpers run [--fast] [--html] [NOTEBOOK ...]``."""
 
 import argparse
 import sys
@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--fast", action="store_true", help="small data, few epochs (as in CI)")
     run.add_argument("--output", type=Path, default=Path("build/course"), help="%(default)s")
     run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    run.add_argument(
+        "--html", action="store_true", help="also render the executed notebooks as HTML pages"
+    )
     args = parser.parse_args(argv)
 
     notebooks = args.notebooks or sorted(Path("notebooks").glob("[0-9]*.ipynb"))
@@ -24,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    results = run_notebooks(notebooks, args.output, fast=args.fast, timeout=args.timeout)
+    results = run_notebooks(
+        notebooks, args.output, fast=args.fast, timeout=args.timeout, html=args.html
+    )
+    print(f"Executed notebooks and report in {args.output.resolve()}")
     return 0 if all(r.status == "ok" for r in results) else 1
 
 

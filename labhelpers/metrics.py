@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-__all__ = ["check_labels", "check_scores", "classification_table", "most_confused_pairs"]
+__all__ = [
+    "check_labels",
+    "check_scores",
+    "classification_table",
+    "most_confused_pairs",
+    "runs_table",
+]
 
 
 def check_labels(
@@ -114,3 +121,39 @@ def most_confused_pairs(
             if cm[t, p] > 0
         ]
     )
+
+
+def runs_table(
+    runs: Mapping[str, Any], seconds: Mapping[str, float] | None = None, *, metric: str = "accuracy"
+) -> pd.DataFrame:
+    """Summarise training runs side by side, one row per run, from their histories.
+
+    Args:
+        runs: run name -> Keras ``History`` (or its ``.history`` dict) with ``metric`` and
+            ``val_`` + ``metric``.
+        seconds: run name -> training time in seconds, if measured.
+        metric: the metric to summarise.
+
+    Returns:
+        A DataFrame with the best validation value and its epoch, the final validation value,
+        the train-validation gap at the final epoch, the number of epochs run, and seconds.
+    """
+    rows = {}
+    for name, history in runs.items():
+        curves = getattr(history, "history", history)
+        if metric not in curves or f"val_{metric}" not in curves:
+            raise ValueError(
+                f"run {name!r} has no {metric!r} and 'val_{metric}' curves (it has "
+                f"{sorted(curves)}); train with validation data and metrics=[{metric!r}]."
+            )
+        train, val = np.asarray(curves[metric]), np.asarray(curves[f"val_{metric}"])
+        rows[name] = {
+            f"best val {metric}": val.max(),
+            "best epoch": int(val.argmax()) + 1,
+            f"final val {metric}": val[-1],
+            "train-val gap": train[-1] - val[-1],
+            "epochs": len(val),
+        }
+        if seconds is not None and name in seconds:
+            rows[name]["seconds"] = round(float(seconds[name]), 1)
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from labhelpers.metrics import check_scores, classification_table, most_confused_pairs
+from labhelpers.metrics import (
+    check_scores,
+    classification_table,
+    most_confused_pairs,
+    runs_table,
+)
 
 CLASSES = ["car", "rocket", "airplane"]
 Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
@@ -63,3 +68,25 @@ def test_scores_of_the_wrong_shape_are_rejected():
     # Two classes accept a sigmoid's column or a softmax's two columns.
     assert check_scores([0, 1], [[0.2], [0.9]], ["cat", "dog"]).tolist() == [0.2, 0.9]
     assert check_scores([0, 1], [[0.8, 0.2], [0.1, 0.9]], ["cat", "dog"]).tolist() == [0.2, 0.9]
+
+
+def test_runs_table_summarises_histories():
+    baseline = {"accuracy": [0.6, 0.8, 0.95], "val_accuracy": [0.6, 0.7, 0.65]}
+
+    class History:  # what model.fit returns: the curves are in .history
+        history = {"accuracy": [0.5, 0.7], "val_accuracy": [0.55, 0.68]}
+
+    table = runs_table({"baseline": baseline, "dropout": History()}, seconds={"baseline": 12.34})
+
+    assert list(table.index) == ["baseline", "dropout"]
+    assert table.loc["baseline", "best val accuracy"] == 0.7
+    assert table.loc["baseline", "best epoch"] == 2
+    assert table.loc["baseline", "final val accuracy"] == 0.65
+    assert abs(table.loc["baseline", "train-val gap"] - 0.30) < 1e-9
+    assert table.loc["dropout", "epochs"] == 2
+    assert table.loc["baseline", "seconds"] == 12.3 and np.isnan(table.loc["dropout", "seconds"])
+
+
+def test_runs_table_says_which_curve_is_missing():
+    with pytest.raises(ValueError, match=r"run 'x' has no 'accuracy'.*validation data"):
+        runs_table({"x": {"loss": [1.0], "val_loss": [1.0]}})
