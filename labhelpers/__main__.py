@@ -1,4 +1,4 @@
-"""Command line: ``python -m labhelpers run [--fast] [--html] [NOTEBOOK ...]``."""
+"""Command line: ``python -m labhelpers run [--fast] [--html] [NOTEBOOK ...]`` and ``student``."""
 
 import argparse
 import sys
@@ -19,7 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--html", action="store_true", help="also render the executed notebooks as HTML pages"
     )
+    commands.add_parser(
+        "student", help="regenerate notebooks/student/ (solutions taken out) from notebooks/"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "student":
+        from labhelpers.student import generate_student_versions
+
+        sources = sorted(Path("notebooks").glob("[0-9]*.ipynb"))
+        if not sources:
+            parser.error("no notebooks found: run from the repository root")
+        for path, changed in generate_student_versions(sources):
+            print(f"{'wrote' if changed else 'up to date'}: {path}")
+        return 0
 
     notebooks = args.notebooks or sorted(Path("notebooks").glob("[0-9]*.ipynb"))
     if not notebooks:

@@ -339,9 +339,19 @@ def plot_precision_recall_curves(
 
 
 def plot_feature_maps(
-    maps: np.ndarray, *, ncols: int = 8, max_maps: int | None = None, cmap: str = "viridis"
+    maps: np.ndarray,
+    *,
+    ncols: int = 8,
+    max_maps: int | None = None,
+    cmap: str | None = None,
+    signed: bool = False,
 ) -> tuple[Figure, np.ndarray]:
-    """Show the channels of one layer's output, (height, width, channels), one per panel."""
+    """Show the channels of one layer's output, (height, width, channels), one per panel.
+
+    With ``signed=True`` each map is drawn on a diverging colour map centred on zero, with a
+    colour bar, so that negative responses (one side of an edge) read differently from
+    positive ones. ``cmap`` defaults to "viridis", or "RdBu_r" for signed maps.
+    """
     maps = np.asarray(maps)
     if maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
@@ -350,10 +360,17 @@ def plot_feature_maps(
             f"feature maps must be (height, width, channels) for one image, got {maps.shape}; "
             "pass model(x)[0] for the first image of a batch."
         )
+    cmap = cmap or ("RdBu_r" if signed else "viridis")
     n = maps.shape[-1] if max_maps is None else min(max_maps, maps.shape[-1])
-    fig, axes = _grid(n, ncols, cell=1.3)
+    fig, axes = _grid(n, ncols, cell=2.0 if signed else 1.3)
     for c, ax in zip(range(n), axes.flat, strict=False):
-        ax.imshow(maps[..., c], cmap=cmap)
+        if signed:
+            # Symmetric limits put zero at the colour map's neutral middle.
+            limit = float(np.abs(maps[..., c]).max()) or 1.0
+            image = ax.imshow(maps[..., c], cmap=cmap, vmin=-limit, vmax=limit)
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        else:
+            ax.imshow(maps[..., c], cmap=cmap)
         ax.set_title(str(c), fontsize="x-small")
     return fig, axes
 

@@ -103,6 +103,17 @@ def _last_line(cell) -> str:
     return ""
 
 
+def _error_summary(cell, err: Exception) -> str:
+    """One line saying what went wrong: the exception's name and the start of its message."""
+    errors = [o for o in (cell.outputs if cell is not None else []) if o.output_type == "error"]
+    if errors:
+        text = f"{errors[0].ename}: {errors[0].evalue}"
+    else:  # a timeout has no error output
+        text = str(err) or repr(err)
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())  # IPython's colour codes
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _execute_showing_progress(client, cell, index: int, bar) -> None:
     """Execute one cell; meanwhile show the latest line it printed beside the progress bar."""
     done = threading.Event()
@@ -158,10 +169,10 @@ def _run_one(path: Path, name: str, out_dir: Path, timeout: int, fast: bool) -> 
             (i for i in code_cells if any(o.output_type == "error" for o in nb.cells[i].outputs)),
             None,
         )
-        message = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # IPython's colour codes
-        first_line = message.splitlines()[-1] if message else repr(err)
         result.status = "failed"
-        result.error = f"cell {failing}: {first_line}" if failing is not None else first_line
+        result.error = _error_summary(nb.cells[failing] if failing is not None else None, err)
+        if failing is not None:
+            result.error = f"cell {failing}: {result.error}"
     except Exception as err:  # a kernel that dies or never starts must not stop the run
         result.status = "failed"
         result.error = f"{type(err).__name__}: {err}"
@@ -214,7 +225,7 @@ def _markdown(results: list[NotebookResult], meta: dict) -> str:
     ]
     for r in results:
         figures = _figure_cell(r, fast=meta["mode"] == "fast")
-        status = r.status if not r.error else f"{r.status}: {r.error}"
+        status = r.status if not r.error else f"{r.status}: {r.error}".replace("|", "\\|")
         lines.append(f"| {r.notebook} | {status} | {r.wall_s} | {r.peak_mem_mb} | {figures} |")
     return "\n".join(lines) + "\n"
 

@@ -165,6 +165,18 @@ def test_feature_maps_and_filters_one_panel_each():
         plots.plot_filters(np.zeros((3, 3, 8)))
 
 
+def test_signed_feature_maps_are_centred_on_zero_with_a_colour_bar():
+    maps = np.stack([np.linspace(-1, 3, 16).reshape(4, 4), np.zeros((4, 4))], axis=-1)
+    fig, axes = plots.plot_feature_maps(maps, signed=True)
+    image = axes[0, 0].images[0]
+    assert image.get_clim() == (-3.0, 3.0)  # symmetric around zero, from the largest |value|
+    assert image.get_cmap().name == "RdBu_r"
+    assert axes[0, 1].images[0].get_clim() == (-1.0, 1.0)  # an all-zero map still draws
+    assert len(fig.axes) > axes.size  # one colour bar per map
+    _, axes = plots.plot_feature_maps(maps)  # the default is unchanged: one-sided viridis
+    assert axes[0, 0].images[0].get_cmap().name == "viridis"
+
+
 def test_plots_never_show(monkeypatch):
     monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() was called"))
     y, probs = scored_sample()
