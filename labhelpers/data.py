@@ -8,28 +8,29 @@ Every file is looked for, in order, in:
    ``~/.cache/labhelpers`` when ``labhelpers`` is installed outside a checkout);
 4. the canonical URL, downloaded into the cache under a temporary name, verified, then renamed.
 
-A file is trusted only if its SHA-256 is one we know: the canonical download's, a known
-repackaging's (Debian recompresses Fashion-MNIST), or the mirror's own ``SHA256SUMS`` entry.
+The chain itself lives in :mod:`labhelpers.fetch`, shared with the pre-trained weights of
+:mod:`labhelpers.models`. A file is trusted only if its SHA-256 is one we know: the canonical
+download's, a known repackaging's (Debian recompresses Fashion-MNIST), or the mirror's own
+``SHA256SUMS`` entry.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.client
 import os
 import shutil
 import struct
+import tarfile
 import tempfile
-import urllib.error
-import urllib.request
-import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from labhelpers.fetch import FetchError, RemoteFile, mirror_dir, resolve
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -38,12 +39,15 @@ __all__ = [
     "CATS_AND_DOGS_CLASSES",
     "DATASETS",
     "FASHION_MNIST_CLASSES",
+    "FLOWERS17_CLASSES",
     "DatasetError",
+    "RemoteFile",
     "cache_dir",
     "cached_batches",
     "fetch",
     "load_cats_and_dogs",
     "load_fashion_mnist",
+    "load_flowers17",
 ]
 
 FASHION_MNIST_CLASSES = [
@@ -59,24 +63,32 @@ FASHION_MNIST_CLASSES = [
     "Ankle boot",
 ]
 CATS_AND_DOGS_CLASSES = ["cats", "dogs"]
+# In the order of the original's numbering: images 1-80 are Daffodil, 81-160 Snowdrop, ...
+FLOWERS17_CLASSES = [
+    "Daffodil",
+    "Snowdrop",
+    "LilyValley",
+    "Bluebell",
+    "Crocus",
+    "Iris",
+    "Tigerlily",
+    "Tulip",
+    "Fritillary",
+    "Sunflower",
+    "Daisy",
+    "ColtsFoot",
+    "Dandelion",
+    "Cowslip",
+    "Buttercup",
+    "Windflower",
+    "Pansy",
+]
+FLOWERS17_PER_CLASS = 80
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # what image_dataset_from_directory decodes
 
-DOWNLOAD_TIMEOUT_S = 15
 
-
-class DatasetError(RuntimeError):
+class DatasetError(FetchError):
     """A dataset could not be found, downloaded or read; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a dataset: where it comes from and how we recognise a good copy."""
-
-    name: str
-    url: str
-    sha256: str | None  # of the canonical download; None where no checksum is published
-    size: int | None = None  # of the canonical download, checked when sha256 is None
-    also_trusted: tuple[str, ...] = ()  # SHA-256s of known repackagings of the same data
 
 
 @dataclass(frozen=True)
@@ -142,6 +154,18 @@ DATASETS: dict[str, Dataset] = {
         ),
         hint="or download the zip by hand into that folder",
     ),
+    "flowers17": Dataset(
+        name="flowers17",
+        files=(
+            RemoteFile(
+                "17flowers.tgz",
+                "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz",
+                sha256="fe38a60f8b4a95e657551247d3e7d799a3fafcdbc595be504b12839967823d70",
+                size=60_270_631,
+            ),
+        ),
+        hint="or download 17flowers.tgz by hand into that folder",
+    ),
 }
 _FMNIST_SHAPES = {name: shape for name, _, _, shape in _FMNIST_FILES}
 
@@ -157,75 +181,6 @@ def cache_dir() -> Path:
     return Path(xdg) / "labhelpers"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_sums(folder: Path) -> dict[str, str]:
-    """Read a ``SHA256SUMS`` file (``sha256sum`` format) in ``folder``, if there is one."""
-    sums_file = folder / "SHA256SUMS"
-    if not sums_file.is_file():
-        return {}
-    sums = {}
-    for line in sums_file.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            sums[name.lstrip("*").strip()] = digest.lower()
-    return sums
-
-
-def _problem(path: Path, rf: RemoteFile, sums: dict[str, str]) -> str | None:
-    """Say what is wrong with a local copy of ``rf``, or return None if it is trusted."""
-    trusted = {rf.sha256, *rf.also_trusted, sums.get(rf.name)} - {None}
-    if trusted:
-        actual = _sha256(path)
-        if actual not in trusted:
-            return f"its SHA-256 is {actual}, expected one of {sorted(trusted)}"
-    elif rf.size is not None and path.stat().st_size != rf.size:
-        return f"it has {path.stat().st_size} bytes, expected {rf.size}"
-    return None
-
-
-def _download(rf: RemoteFile, target: Path) -> None:
-    """Download ``rf`` to ``target`` via a temporary file; verify before renaming."""
-    from tqdm import tqdm
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{rf.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(rf.url, timeout=DOWNLOAD_TIMEOUT_S) as response,
-        ):
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=rf.name) as bar:
-                try:
-                    for block in iter(lambda: response.read(1 << 16), b""):
-                        out.write(block)
-                        bar.update(len(block))
-                except http.client.IncompleteRead:
-                    pass  # reported just below, with the byte counts
-        if total is not None and tmp.stat().st_size != total:
-            raise DatasetError(
-                f"The download of {rf.url} stopped after {tmp.stat().st_size} of {total} "
-                "bytes; nothing was kept. Run again to retry."
-            )
-        problem = _problem(tmp, rf, {})
-        if problem:
-            raise DatasetError(
-                f"The file downloaded from {rf.url} is not the expected one: {problem}. "
-                "Nothing was kept; try again later or use a local copy (LABHELPERS_DATA_DIR)."
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def fetch(name: str) -> dict[str, Path]:
     """Find or download every file of dataset ``name``; return file name -> verified path.
 
@@ -236,46 +191,19 @@ def fetch(name: str) -> dict[str, Path]:
     if name not in DATASETS:
         raise DatasetError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
     dataset = DATASETS[name]
-    mirror = os.environ.get("LABHELPERS_DATA_DIR")
-    local = [Path(mirror).expanduser()] if mirror else []
-    local += [Path(d) for d in dataset.system_dirs]
-    cache = cache_dir()
-
-    paths = {}
-    for rf in dataset.files:
-        looked = []
-        for folder in local:
-            path = folder / rf.name
-            looked.append(str(path))
-            if path.is_file():
-                problem = _problem(path, rf, _read_sums(folder))
-                if problem:
-                    raise DatasetError(
-                        f"{path} is damaged or not the expected file: {problem}. "
-                        "Replace it with a good copy, or delete it to use another source."
-                    )
-                paths[rf.name] = path
-                break
-        else:
-            path = cache / rf.name
-            looked.append(str(path))
-            if path.is_file() and _problem(path, rf, {}):
-                warnings.warn(f"{path} failed its checksum; downloading it again.", stacklevel=2)
-                path.unlink()
-            if not path.is_file():
-                try:
-                    _download(rf, path)
-                except (urllib.error.URLError, OSError) as err:
-                    where = "\n  ".join(looked)
-                    raise DatasetError(
-                        f"Could not find or download {rf.name} (dataset {name!r}).\n"
-                        f"Looked in:\n  {where}\nDownload from {rf.url} failed: {err}.\n"
-                        "To fix: connect to the internet and run again; or set "
-                        "LABHELPERS_DATA_DIR to a folder that holds the file"
-                        + (f"; {dataset.hint}." if dataset.hint else ".")
-                    ) from err
-            paths[rf.name] = path
-    return paths
+    mirror = mirror_dir()
+    local = ([mirror] if mirror else []) + [Path(d) for d in dataset.system_dirs]
+    return {
+        rf.name: resolve(
+            rf,
+            local_dirs=local,
+            cache=cache_dir(),
+            what=f"dataset {name!r}",
+            hint=dataset.hint,
+            error=DatasetError,
+        )
+        for rf in dataset.files
+    }
 
 
 def _read_idx(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -318,51 +246,132 @@ def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
     )
 
 
-def _check_image_folders(root: Path) -> None:
+def _is_image(file: Path) -> bool:
+    """True when ``file`` opens as a JPEG, PNG, GIF or BMP image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            return image.format in IMAGE_FORMATS
+    except (UnidentifiedImageError, OSError):
+        return False
+
+
+def _not_an_image(file: Path, root: Path, archive: Path | None) -> DatasetError:
+    """The error for a file that is not an image, named as the user can find it."""
+    if archive is None:  # an extracted file, which is still there to look at
+        return DatasetError(
+            f"{file} is not a JPEG, PNG, GIF or BMP image. Remove it (or replace it with a "
+            "real image) and run again."
+        )
+    # Checked in a temporary folder that is gone by the time the message is read: name the
+    # archive and the member inside it instead.
+    member = file.relative_to(root).as_posix()
+    return DatasetError(
+        f"The member {member} of the archive {archive} is not a JPEG, PNG, GIF or BMP image: "
+        "the archive is damaged or not the expected one, and nothing was extracted. Replace "
+        "the archive with a good copy (or delete it to download it again) and run again."
+    )
+
+
+def _check_image_folders(root: Path, archive: Path | None = None) -> None:
     """Check ``root`` has train/ and validation/, each with cats/ and dogs/ of images only.
 
     Every file must open as an image: a stray file is an error naming it, since
-    ``image_dataset_from_directory`` would otherwise skip it or fail mid-epoch.
+    ``image_dataset_from_directory`` would otherwise skip it or fail mid-epoch. ``archive``
+    is the archive being extracted into ``root``'s parent, if any, for the message.
     """
-    from PIL import Image, UnidentifiedImageError
-
     for split in ("train", "validation"):
         for label in CATS_AND_DOGS_CLASSES:
             folder = root / split / label
             files = sorted(folder.iterdir()) if folder.is_dir() else []
             if not files:
+                if archive is None:
+                    raise DatasetError(
+                        f"{folder} is missing or empty: the extracted copy is incomplete. "
+                        f"Delete {root} to extract it again."
+                    )
                 raise DatasetError(
-                    f"{folder} is missing or empty: the archive is incomplete. Delete "
-                    f"{root} and the zip in {cache_dir()} to extract it again."
+                    f"{root.name}/{split}/{label} is missing or empty in the archive "
+                    f"{archive}: it is incomplete and nothing was extracted. Replace it with a "
+                    "good copy (or delete it to download it again) and run again."
                 )
             for file in files:
-                try:
-                    with Image.open(file) as image:
-                        ok = image.format in IMAGE_FORMATS
-                except (UnidentifiedImageError, OSError):
-                    ok = False
-                if not ok:
-                    raise DatasetError(
-                        f"{file} is not a JPEG, PNG, GIF or BMP image. Remove it (or replace "
-                        "it with a real image) and run again."
-                    )
+                if not _is_image(file):
+                    raise _not_an_image(file, root.parent, archive)
 
 
-def _extract(zip_path: Path, target: Path) -> None:
-    """Extract the archive into ``target``'s parent, atomically, checking every CRC-32."""
+def _flower_number(file: Path) -> int | None:
+    """The number of ``jpg/image_0042.jpg`` (42), or None for any other name."""
+    stem = file.stem
+    if file.suffix == ".jpg" and stem.startswith("image_") and stem[6:].isdigit():
+        return int(stem[6:])
+    return None
+
+
+def _check_flowers(root: Path, archive: Path | None = None) -> list[Path]:
+    """Check ``root/jpg`` holds exactly image_0001.jpg ... image_1360.jpg, all images.
+
+    ``files.txt`` (a list of the names, in the original) is the only other file allowed.
+    Returns the image files in numbering order.
+    """
+    n = len(FLOWERS17_CLASSES) * FLOWERS17_PER_CLASS
+    folder = root / "jpg"
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    images = [f for f in files if _flower_number(f) is not None]
+    for file in files:
+        if file.name != "files.txt" and _flower_number(file) is None:
+            raise _not_an_image(file, root, archive)
+    numbers = sorted(_flower_number(f) for f in images)
+    if numbers != list(range(1, n + 1)):
+        missing = sorted(set(range(1, n + 1)) - set(numbers))[:3]
+        source = archive or root
+        raise DatasetError(
+            f"{source} holds {len(images)} flower images, expected exactly {n} "
+            f"(jpg/image_0001.jpg ... jpg/image_{n:04d}.jpg)"
+            + (f"; missing e.g. {[f'image_{m:04d}.jpg' for m in missing]}" if missing else "")
+            + ". The archive is incomplete or not the expected one: replace it with a good "
+            "copy (or delete it to download it again)"
+            + ("" if archive else f", delete {root}")
+            + " and run again."
+        )
+    for file in images:
+        if not _is_image(file):
+            raise _not_an_image(file, root, archive)
+    return sorted(images, key=_flower_number)
+
+
+def _extract(
+    archive: Path, target: Path, check: Callable[[Path, Path], object], inner: str | None = None
+) -> None:
+    """Extract ``archive`` (zip or tar.gz) to ``target`` atomically, checking it first.
+
+    Everything is extracted into a temporary folder beside ``target`` and checked there with
+    ``check(root, archive)``; only then is ``root`` renamed to ``target``, so that an
+    interrupted or failed extraction leaves nothing behind. ``root`` is the temporary folder,
+    or its sub-folder ``inner`` when the archive wraps everything in one folder.
+    """
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    root = tmp / inner if inner else tmp
     try:
         try:
-            with zipfile.ZipFile(zip_path) as archive:
-                archive.extractall(tmp)  # raises BadZipFile on any CRC mismatch
-        except (zipfile.BadZipFile, EOFError, OSError) as err:
+            if zipfile.is_zipfile(archive):
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(tmp)  # raises BadZipFile on any CRC mismatch
+            else:
+                with tarfile.open(archive, "r:*") as tf_:
+                    tf_.extractall(tmp, filter="data")  # gzip checks its CRC-32 at the end
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+            kind = "zip" if archive.suffix == ".zip" else "tar"
             raise DatasetError(
-                f"{zip_path} is not a valid zip archive ({err}). Delete it and run again."
+                f"{archive} is not a valid {kind} archive ({err}). Delete it and run again."
             ) from err
-        _check_image_folders(tmp / target.name)
-        os.replace(tmp / target.name, target)
+        check(root, archive)
+        if root == tmp:
+            tmp.chmod(0o755)  # mkdtemp makes it private; the extracted folder should not be
+        os.replace(root, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -384,7 +393,7 @@ def load_cats_and_dogs(
     zip_path = fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"]
     root = cache_dir() / "cats_and_dogs_filtered"
     if not root.is_dir():
-        _extract(zip_path, root)
+        _extract(zip_path, root, _check_image_folders, inner=root.name)
     _check_image_folders(root)
 
     def split(name: str, shuffle: bool) -> tf.data.Dataset:
@@ -415,6 +424,40 @@ def cached_batches(
     import tensorflow as tf
 
     ds = ds.map(lambda x, y: (tf.cast(x, tf.uint8), y)).cache()
+    # Fill the cache now: a first pass that stops early (``next(iter(ds))``) would otherwise
+    # leave tf.data a partial cache, and later epochs would silently see only part of the data.
+    for _ in ds:
+        pass
     if shuffle_seed is not None:
         ds = ds.shuffle(1000, seed=shuffle_seed)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:
+    """Load the Oxford 17 flowers (Nilsback and Zisserman, 2006), resized, as uint8 arrays.
+
+    The archive is extracted once into the cache. Labels come from the original numbering:
+    images 1-80 are class 0, 81-160 class 1, and so on; they index ``FLOWERS17_CLASSES``.
+    Images are resized to ``image_size`` (height, width) without keeping the aspect ratio, as
+    ``image_dataset_from_directory`` does.
+
+    Returns:
+        ``(images, labels)``: shapes (1360, height, width, 3) uint8 and (1360,) int64, in
+        numbering order (80 of each class); split them yourself, stratified.
+    """
+    from PIL import Image
+
+    archive = fetch("flowers17")["17flowers.tgz"]
+    root = cache_dir() / "flowers17"
+    if not root.is_dir():
+        _extract(archive, root, _check_flowers)
+    files = _check_flowers(root)
+    height, width = image_size
+    images = np.empty((len(files), height, width, 3), dtype=np.uint8)
+    for i, file in enumerate(files):
+        with Image.open(file) as image:
+            images[i] = np.asarray(
+                image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+            )
+    labels = np.arange(len(files)) // FLOWERS17_PER_CLASS
+    return images, labels

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import shutil
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labhelpers import data
+from labhelpers import data, fetch
 from labhelpers.data import Dataset, DatasetError, RemoteFile
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -203,7 +204,7 @@ def test_no_network_and_nothing_cached_fails_fast_and_says_how_to_fix(monkeypatc
 
 def test_a_server_that_never_answers_times_out(monkeypatch, http_server, isolated):
     serve_dataset(monkeypatch, http_server, b"the real content", mode="hang")
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT_S", 1)
+    monkeypatch.setattr(fetch, "DOWNLOAD_TIMEOUT_S", 1)
     start = time.perf_counter()
     with pytest.raises(DatasetError, match="LABHELPERS_DATA_DIR"):
         data.fetch("tiny")
@@ -306,11 +307,26 @@ def test_missing_split_folder_is_an_error(zip_mirror):
         data.load_cats_and_dogs()
 
 
-def test_non_image_file_among_the_images_is_named(zip_mirror):
+def test_non_image_member_is_named_by_archive_and_member(zip_mirror, tmp_path):
     extra = {"cats_and_dogs_filtered/train/dogs/notes.jpg": b"this is not a picture"}
-    zip_mirror(lambda path: make_zip(path, extra=extra))
-    with pytest.raises(DatasetError, match=r"train/dogs/notes.jpg is not a JPEG"):
+    mirror = zip_mirror(lambda path: make_zip(path, extra=extra))
+    with pytest.raises(DatasetError) as err:
         data.load_cats_and_dogs()
+    message = str(err.value)
+    assert "member cats_and_dogs_filtered/train/dogs/notes.jpg of the archive" in message
+    assert str(mirror / "cats_and_dogs_filtered.zip") in message
+    # Not the temporary extraction folder, which is gone when the user reads the message.
+    assert str(tmp_path / "cache") not in message and "Replace the archive" in message
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_non_image_file_in_an_extracted_copy_is_named_by_path(zip_mirror, tmp_path):
+    zip_mirror(make_zip)
+    data.load_cats_and_dogs(image_size=(16, 16))
+    stray = tmp_path / "cache" / "cats_and_dogs_filtered" / "train" / "cats" / "Thumbs.db"
+    stray.write_bytes(b"not a picture")
+    with pytest.raises(DatasetError, match=f"{stray} is not a JPEG"):
+        data.load_cats_and_dogs(image_size=(16, 16))
 
 
 def test_canonical_zip_of_the_wrong_size_is_rejected(monkeypatch, http_server, isolated):
@@ -321,3 +337,112 @@ def test_canonical_zip_of_the_wrong_size_is_rejected(monkeypatch, http_server, i
     with pytest.raises(DatasetError, match="102 bytes, expected 68606236"):
         data.load_cats_and_dogs()
     assert list(isolated.iterdir()) == []
+
+
+# --- Oxford 17 flowers ---------------------------------------------------------------------
+
+
+def test_flowers17_has_1360_images_80_per_class_in_numbering_order():
+    images, labels = data.load_flowers17(image_size=(32, 40))
+    assert images.shape == (1360, 32, 40, 3) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [80] * 17
+    assert labels[:80].tolist() == [0] * 80 and labels[80] == 1 and labels[-1] == 16
+    assert len(data.FLOWERS17_CLASSES) == 17 and data.FLOWERS17_CLASSES[9] == "Sunflower"
+    assert images.std() > 20  # real photos, not blank arrays
+
+
+def make_tgz(path: Path, n: int = 1360, extra: dict | None = None, truncate: bool = False) -> None:
+    with tarfile.open(path, "w:gz") as archive:
+        members = {f"jpg/image_{i:04d}.jpg": jpeg_bytes(i % 5) for i in range(1, n + 1)}
+        members["jpg/files.txt"] = b"image_0001.jpg\n"
+        for name, blob in {**members, **(extra or {})}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            archive.addfile(info, io.BytesIO(blob))
+    if truncate:
+        path.write_bytes(path.read_bytes()[:-5000])
+
+
+@pytest.fixture
+def tgz_mirror(monkeypatch, tmp_path):
+    """A mirror folder; call it with make_tgz's keywords, get the mirror path back."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
+    monkeypatch.setenv("LABHELPERS_CACHE_DIR", str(tmp_path / "cache"))
+
+    def build(**kwargs) -> Path:
+        target = mirror / "17flowers.tgz"
+        make_tgz(target, **kwargs)
+        (mirror / "SHA256SUMS").write_text(f"{sha256(target.read_bytes())}  {target.name}\n")
+        return mirror
+
+    return build
+
+
+def test_small_valid_flowers_archive_is_extracted_once(tgz_mirror, tmp_path):
+    tgz_mirror()
+    images, labels = data.load_flowers17(image_size=(8, 8))
+    assert images.shape == (1360, 8, 8, 3) and labels[-1] == 16
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["flowers17"]
+    first = (tmp_path / "cache" / "flowers17").stat().st_ino
+    assert data.load_flowers17(image_size=(8, 8))[0].shape == (1360, 8, 8, 3)
+    again = (tmp_path / "cache" / "flowers17").stat().st_ino
+    assert first == again  # not extracted a second time
+
+
+def test_flowers_archive_with_an_image_missing_is_an_error(tgz_mirror, tmp_path):
+    tgz_mirror(n=1359)
+    with pytest.raises(DatasetError, match=r"holds 1359 flower images, expected exactly 1360"):
+        data.load_flowers17()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_flowers_archive_with_an_extra_image_is_an_error(tgz_mirror):
+    tgz_mirror(extra={"jpg/image_1361.jpg": jpeg_bytes(0)})
+    with pytest.raises(DatasetError, match=r"holds 1361 flower images, expected exactly 1360"):
+        data.load_flowers17()
+
+
+def test_flowers_member_that_is_not_an_image_is_named(tgz_mirror, tmp_path):
+    mirror = tgz_mirror(extra={"jpg/image_0042.jpg": b"this is not a picture"})
+    with pytest.raises(DatasetError) as err:
+        data.load_flowers17()
+    message = str(err.value)
+    assert f"member jpg/image_0042.jpg of the archive {mirror / '17flowers.tgz'}" in message
+    assert str(tmp_path / "cache") not in message
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_flowers_stray_file_is_named(tgz_mirror):
+    tgz_mirror(extra={"jpg/.DS_Store": b"\0\0\0\1Bud1"})
+    with pytest.raises(DatasetError, match=r"member jpg/.DS_Store of the archive"):
+        data.load_flowers17()
+
+
+def test_truncated_flowers_archive_is_an_error_and_leaves_nothing(tgz_mirror, tmp_path):
+    tgz_mirror(truncate=True)
+    with pytest.raises(DatasetError, match="not a valid tar archive"):
+        data.load_flowers17()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_flowers_mirror_copy_with_wrong_checksum_is_refused(tgz_mirror):
+    mirror = tgz_mirror()
+    (mirror / "SHA256SUMS").write_text(f"{'0' * 64}  17flowers.tgz\n")
+    with pytest.raises(DatasetError, match="SHA-256"):
+        data.load_flowers17()
+
+
+def test_cached_batches_keep_every_image_after_a_partial_first_pass():
+    # Regression: tf.data keeps a partial cache when the first pass stops early, as
+    # next(iter(...)) does to look at one photo; later epochs then saw only that first batch.
+    _, val_ds = data.load_cats_and_dogs(image_size=(32, 32), batch_size=None)
+    batches = data.cached_batches(val_ds.shard(num_shards=8, index=0), batch_size=32)
+
+    first_images, _ = next(iter(batches))
+    labels = np.concatenate([y.numpy().ravel() for _, y in batches])
+
+    assert first_images.dtype == "uint8" and first_images.shape == (32, 32, 32, 3)
+    assert len(labels) == 125 and labels.sum() == 62  # every eighth of 500 cats and 500 dogs
+    assert len(np.concatenate([y.numpy().ravel() for _, y in batches])) == 125

@@ -1,0 +1,114 @@
+"""Badges and links resolve to files in this repository, and all name the same repository.
+
+Colab, Binder and GitHub URLs are mapped to the repository path they open; relative links
+are resolved from the file that holds them. Links to other sites are not followed (no network).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).parents[1]
+SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks" / "student").glob("*.ipynb"))
+BRANCH = "main"
+# [text](target) and the outer link of a badge, [![alt](image)](target)
+LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def repository() -> str:
+    """``owner/name`` of the repository, from ``[project.urls]`` in pyproject.toml."""
+    match = re.search(
+        r'^Repository = "https://github\.com/([\w.-]+/[\w.-]+)"$',
+        (ROOT / "pyproject.toml").read_text(),
+        re.M,
+    )
+    assert match, "pyproject.toml should name the repository under [project.urls]"
+    return match.group(1)
+
+
+def markdown_of(path: Path) -> str:
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    return path.read_text()
+
+
+# host -> (path prefix of links into a repository, their pattern)
+REPOSITORY_LINKS = {
+    "colab.research.google.com": (
+        "/github/",
+        r"/github/(?P<repo>[^/]+/[^/]+)/blob/(?P<ref>[^/]+)/(?P<path>.+)",
+    ),
+    "github.com": ("/", r"/(?P<repo>[^/]+/[^/]+)(?:/(?:blob|tree)/(?P<ref>[^/]+)/(?P<path>.+))?"),
+    "mybinder.org": ("/v2/", r"/v2/gh/(?P<repo>[^/]+/[^/]+)/(?P<ref>[^/]+)"),
+}
+
+
+def repo_path(url: str, where: Path) -> str | None:
+    """The repository path a link opens, or None for a link to another site."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file") and not parts.netloc:
+        if not parts.path:  # an anchor in the same file
+            return where.relative_to(ROOT).as_posix()
+        resolved = (where.parent / unquote(parts.path)).resolve()
+        return resolved.relative_to(ROOT.resolve()).as_posix()
+    host, path = parts.netloc, parts.path.rstrip("/")
+    if host not in REPOSITORY_LINKS or not path.startswith(REPOSITORY_LINKS[host][0]):
+        return None  # another site, or an asset such as a badge image
+    match = re.fullmatch(REPOSITORY_LINKS[host][1], path)
+    assert match, f"{url} in {where.name} is not a link into a repository"
+    assert match["repo"] == repository(), f"{url} in {where.name} names {match['repo']}"
+    assert match["ref"] in (None, BRANCH), f"{url} in {where.name} is not on branch {BRANCH}"
+    if host == "mybinder.org":
+        query = parse_qs(parts.query)
+        if "labpath" in query:
+            return query["labpath"][0]
+        urlpath = query.get("urlpath", ["lab/tree/"])[0]
+        assert urlpath.startswith("lab/tree/"), f"{url}: Binder should open JupyterLab"
+        return urlpath.removeprefix("lab/tree/") or "."
+    return unquote(match["path"] or ".")
+
+
+def links(path: Path) -> list[str]:
+    return [url for url in LINK.findall(markdown_of(path)) if not url.startswith("mailto:")]
+
+
+FILES = [ROOT / "README.md", *SOURCES, *STUDENT]
+
+
+def test_there_are_links_to_check():
+    assert SOURCES, "no notebooks in notebooks/"
+    assert any(repo_path(url, ROOT / "README.md") for url in links(ROOT / "README.md"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_resolves_to_a_file_in_the_repository(path):
+    missing = []
+    for url in links(path):
+        target = repo_path(url, path)
+        if target is not None and not (ROOT / target).exists():
+            missing.append(f"{url} -> {target}")
+    assert not missing, f"links in {path.name} to files that do not exist:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("path", SOURCES + STUDENT, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_badges_open_this_very_notebook(path):
+    nb = nbformat.read(path, as_version=4)
+    badges = [url for url in LINK.findall(nb.cells[0].source) if "colab" in url or "binder" in url]
+    here = path.relative_to(ROOT).as_posix()
+    hosts = sorted(urlsplit(url).netloc for url in badges if repo_path(url, path) == here)
+    assert hosts == ["colab.research.google.com", "mybinder.org"], (
+        f"{here} should have one Colab and one Binder badge that open {here}, found {badges}"
+    )
+
+
+def test_readme_names_the_repository():
+    readme = (ROOT / "README.md").read_text()
+    clone = re.search(r"git clone https://github\.com/([\w.-]+/[\w.-]+)", readme)
+    assert clone and clone.group(1) == repository()
