@@ -77,7 +77,7 @@ class NotebookResult:
 
 
 def _peak_rss_mb(pid: int) -> float | None:
-    """Peak resident memory of a process so far (Linux), else its current memory."""
+    """Peak resident memory of a process so far, in MiB (Linux), else its current memory."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -220,7 +220,7 @@ def _markdown(results: list[NotebookResult], meta: dict) -> str:
         "",
         f"{meta['date']} on {meta['machine']}",
         "",
-        "| notebook | status | wall time (s) | peak memory (MB) | figures |",
+        "| notebook | status | wall time (s) | peak memory (MiB) | figures |",
         "|---|---|---|---|---|",
     ]
     for r in results:
@@ -289,7 +289,7 @@ def run_notebooks(
         for i, (path, name) in enumerate(zip(notebooks, _names(notebooks), strict=True), 1):
             print(f"[{i}/{len(notebooks)}] {path}", flush=True)
             result = _run_one(path, name, out_dir, timeout, fast=mode == "fast")
-            print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MB")
+            print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MiB")
             if result.error:
                 print(f"    {result.error}")
             if html:
