@@ -54,6 +54,19 @@ def photo() -> np.ndarray:
     return image[None]
 
 
+def section_5_augment() -> keras.Sequential:
+    """What the lab's section 5 builds as ``augment``, the bar that exercise 2 must clear."""
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(0.05),
+            layers.RandomZoom(0.15),
+            layers.RandomTranslation(0.1, 0.1),
+            layers.RandomContrast(0.1),
+        ]
+    )
+
+
 def test_exercise_2_accepts_a_stronger_augmentation(capsys):
     strong = keras.Sequential(
         [
@@ -64,24 +77,16 @@ def test_exercise_2_accepts_a_stronger_augmentation(capsys):
             layers.RandomBrightness(0.4, value_range=(0, 255)),
         ]
     )
-    assert lab3.exercise_2(strong, photo())
+    assert lab3.exercise_2(strong, photo(), section_5_augment())
     assert "correct" in capsys.readouterr().out
 
 
 def test_exercise_2_rejects_a_weak_augmentation_and_a_crop(capsys):
-    same_as_section_5 = keras.Sequential(
-        [
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(0.1),
-            layers.RandomZoom(0.2),
-            layers.RandomTranslation(0.1, 0.1),
-            layers.RandomContrast(0.2),
-        ]
-    )
-    assert not lab3.exercise_2(same_as_section_5, photo())
+    augment = section_5_augment()
+    assert not lab3.exercise_2(augment, photo(), augment)  # no stronger than itself
     assert "make yours clearly stronger" in capsys.readouterr().out
 
-    assert not lab3.exercise_2(layers.RandomCrop(32, 32), photo())
+    assert not lab3.exercise_2(layers.RandomCrop(32, 32), photo(), augment)
     assert "keep the photo's shape" in capsys.readouterr().out
 
 

@@ -7,6 +7,7 @@ group per layer, named as keras.applications names VGG16's layers).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from pathlib import Path
@@ -223,3 +224,31 @@ def test_cats_dogs_cnn_options():
     )
     images = np.full((2, 64, 64, 3), 200, dtype="uint8")
     assert model.predict(images, verbose=0).shape == (2, 1)
+
+
+def _traced_graphs() -> int:
+    return sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+
+
+def test_clear_session_lets_the_graphs_of_trained_models_go():
+    # TensorFlow 2.19-2.20 keep every trained model's graph alive (tensorflow#97697); Keras'
+    # own clear_session does not free them, ours must, and a model still in use must train on.
+    x = np.full((8, 16, 16, 3), 100, dtype="uint8")
+    y = np.array([0, 1] * 4)
+    kept = cats_dogs_cnn((16, 16), filters=(4,), dense_units=4)
+    kept.compile(optimizer="adam", loss="binary_crossentropy")
+    kept.fit(x, y, epochs=1, verbose=0)
+    models.clear_session()
+    before = _traced_graphs()
+
+    for _ in range(3):
+        model = cats_dogs_cnn((16, 16), filters=(4,), dense_units=4)
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=1, verbose=0)
+        del model
+    keras.backend.clear_session()
+    assert _traced_graphs() > before, "TensorFlow frees them now: drop the registry fix"
+    models.clear_session()
+
+    assert _traced_graphs() <= before
+    kept.fit(x, y, epochs=1, batch_size=3, verbose=0)  # a new batch size: traced again

@@ -58,10 +58,9 @@ def _mean_change(augment: Any, photo: np.ndarray, copies: int = 8) -> float:
 
 
 @exercise("Exercise 2: augmentation strength")
-def exercise_2(verdict: Verdict, strong_augment: Any, photo: Any) -> None:
-    """Check an augmentation pipeline that changes photos more than section 5's."""
+def exercise_2(verdict: Verdict, strong_augment: Any, photo: Any, augment: Any) -> None:
+    """Check an augmentation pipeline that changes photos more than section 5's ``augment``."""
     import keras
-    from keras import layers
 
     photo = np.asarray(keras.ops.convert_to_numpy(photo), dtype="float32")
     at_inference = keras.ops.convert_to_numpy(strong_augment(photo, training=False))
@@ -77,16 +76,7 @@ def exercise_2(verdict: Verdict, strong_augment: Any, photo: Any) -> None:
         "with training=False the photo should come back unchanged; use random layers "
         "(layers.Random...), which switch themselves off at inference",
     )
-    section_5 = keras.Sequential(  # the lab's `augment`
-        [
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(0.1),
-            layers.RandomZoom(0.2),
-            layers.RandomTranslation(0.1, 0.1),
-            layers.RandomContrast(0.2),
-        ]
-    )
-    yours, theirs = _mean_change(strong_augment, photo), _mean_change(section_5, photo)
+    yours, theirs = _mean_change(strong_augment, photo), _mean_change(augment, photo)
     verdict.expect(
         yours > 1.1 * theirs,
         f"your augmentation changes the photo by {yours:.1f} grey levels on average, section "
