@@ -150,7 +150,7 @@ def clear_session() -> None:
     TensorFlow 2.19 and 2.20 keep a global table entry for every ``tf.custom_gradient`` traced
     in a graph, and Keras' training step traces one (in the default distribution strategy's
     ``all_reduce``). The entry holds the whole traced graph, so each model trained leaves
-    5-10 MB behind for the life of the kernel, even after ``del model`` and Keras'
+    5-12 MB behind for the life of the kernel, even after ``del model`` and Keras'
     ``clear_session`` (tensorflow/tensorflow#97697). A notebook that trains thirty models
     piles up hundreds of MB; this drops those entries so that the graphs can be freed.
 

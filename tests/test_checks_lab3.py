@@ -55,7 +55,7 @@ def photo() -> np.ndarray:
 
 
 def section_5_augment() -> keras.Sequential:
-    """What the lab's section 5 builds as ``augment``, the bar that exercise 2 must clear."""
+    """A mild pipeline, like the lab's section 5 ``augment``: the bar to clear."""
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal"),
