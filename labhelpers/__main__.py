@@ -1,4 +1,5 @@
-"""Command line: ``python -m labhelpers run [--fast] [--html] [NOTEBOOK ...]`` and ``student``."""
+"""Command line: ``python -m labhelpers run [--fast] [--random-weights] [--html] [NOTEBOOK ...]``
+and ``python -m labhelpers student``."""
 
 import argparse
 import sys
@@ -14,6 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute lab notebooks headless and measure them")
     run.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
     run.add_argument("--fast", action="store_true", help="small data, few epochs (as in CI)")
+    run.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="where pre-trained weights cannot be had, start from random ones (to measure "
+        "time and memory offline; the lab then reports imagenet_weights = 0)",
+    )
     run.add_argument("--output", type=Path, default=Path("build/course"), help="%(default)s")
     run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     run.add_argument(
@@ -41,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     results = run_notebooks(
-        notebooks, args.output, fast=args.fast, timeout=args.timeout, html=args.html
+        notebooks,
+        args.output,
+        fast=args.fast,
+        random_weights=args.random_weights,
+        timeout=args.timeout,
+        html=args.html,
     )
     print(f"Executed notebooks and report in {args.output.resolve()}")
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -9,9 +9,10 @@ Every file is looked for, in order, in:
 4. the canonical URL, downloaded into the cache under a temporary name, verified, then renamed.
 
 The chain itself lives in :mod:`labhelpers.fetch`, shared with the pre-trained weights of
-:mod:`labhelpers.models`. A file is trusted only if its SHA-256 is one we know: the canonical
+:mod:`labhelpers.models`. A file is trusted only if a hash it declares matches: the canonical
 download's, a known repackaging's (Debian recompresses Fashion-MNIST), or the mirror's own
-``SHA256SUMS`` entry.
+``SHA256SUMS`` entry. Every loader returns NumPy arrays of bytes (uint8): compact, and the same
+in every lab; models scale them with a ``Rescaling`` layer.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labhelpers.fetch import FetchError, RemoteFile, mirror_dir, resolve
-
-if TYPE_CHECKING:
-    import tensorflow as tf
+from labhelpers.course import cache_dir, mirror_dir
+from labhelpers.fetch import DamagedFile, RemoteFile, resolve
 
 __all__ = [
     "CATS_AND_DOGS_CLASSES",
@@ -41,9 +39,6 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "FLOWERS17_CLASSES",
     "DatasetError",
-    "RemoteFile",
-    "cache_dir",
-    "cached_batches",
     "fetch",
     "load_cats_and_dogs",
     "load_fashion_mnist",
@@ -87,8 +82,8 @@ FLOWERS17_PER_CLASS = 80
 IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # what image_dataset_from_directory decodes
 
 
-class DatasetError(FetchError):
-    """A dataset could not be found, downloaded or read; the message says how to fix it."""
+class DatasetError(DamagedFile):
+    """A dataset's file is there but does not hold what it should; the message says the fix."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +129,8 @@ DATASETS: dict[str, Dataset] = {
     "fashion-mnist": Dataset(
         name="fashion-mnist",
         files=tuple(
-            RemoteFile(name, _FMNIST_URL + name, sha, also_trusted=(debian_sha,))
-            for name, sha, debian_sha, _ in _FMNIST_FILES
+            RemoteFile(name, _FMNIST_URL + name, hashes=(f"sha256:{sha}", f"sha256:{debian}"))
+            for name, sha, debian, _ in _FMNIST_FILES
         ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         hint="or install Debian's package: apt-get install dataset-fashion-mnist",
@@ -148,7 +143,6 @@ DATASETS: dict[str, Dataset] = {
                 "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
                 # Google publishes no checksum for this archive; we check its size here and
                 # the CRC-32 of every member when it is extracted.
-                sha256=None,
                 size=68_606_236,
             ),
         ),
@@ -160,7 +154,7 @@ DATASETS: dict[str, Dataset] = {
             RemoteFile(
                 "17flowers.tgz",
                 "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz",
-                sha256="fe38a60f8b4a95e657551247d3e7d799a3fafcdbc595be504b12839967823d70",
+                hashes=("sha256:fe38a60f8b4a95e657551247d3e7d799a3fafcdbc595be504b12839967823d70",),
                 size=60_270_631,
             ),
         ),
@@ -170,37 +164,22 @@ DATASETS: dict[str, Dataset] = {
 _FMNIST_SHAPES = {name: shape for name, _, _, shape in _FMNIST_FILES}
 
 
-def cache_dir() -> Path:
-    """Return the download cache: ``LABHELPERS_CACHE_DIR``, the repo's ``data/``, or ~/.cache."""
-    if os.environ.get("LABHELPERS_CACHE_DIR"):
-        return Path(os.environ["LABHELPERS_CACHE_DIR"]).expanduser()
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").is_file() and (repo / "data").is_dir():
-        return repo / "data"
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(xdg) / "labhelpers"
-
-
 def fetch(name: str) -> dict[str, Path]:
     """Find or download every file of dataset ``name``; return file name -> verified path.
 
     Raises:
-        DatasetError: when a file is found nowhere and cannot be downloaded, or a local copy
-            fails its checksum. The message lists where we looked and how to fix it.
+        MissingFile: a file is found nowhere and cannot be downloaded; the message lists where
+            we looked and how to fix it.
+        DamagedFile: a local copy or the download is not the expected file.
     """
     if name not in DATASETS:
-        raise DatasetError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
+        raise ValueError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
     dataset = DATASETS[name]
     mirror = mirror_dir()
     local = ([mirror] if mirror else []) + [Path(d) for d in dataset.system_dirs]
     return {
         rf.name: resolve(
-            rf,
-            local_dirs=local,
-            cache=cache_dir(),
-            what=f"dataset {name!r}",
-            hint=dataset.hint,
-            error=DatasetError,
+            rf, local_dirs=local, cache=cache_dir(), what=f"dataset {name!r}", hint=dataset.hint
         )
         for rf in dataset.files
     }
@@ -376,61 +355,59 @@ def _extract(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_cats_and_dogs(
-    image_size: tuple[int, int] = (150, 150), batch_size: int | None = 32, seed: int = 42
-) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Load cats vs dogs as ``tf.data`` datasets of (float32 images 0-255, 0/1 labels).
+def _decode_photos(files: list[Path], image_size: tuple[int, int]) -> np.ndarray:
+    """Decode and resize JPEGs into one uint8 array, in parallel with ``tf.data``.
 
-    The archive is extracted once into the cache. The training set is shuffled with
-    ``seed``; the validation set keeps a fixed order. Label 0 is "cats", 1 is "dogs".
-    ``batch_size=None`` yields single images, for pipelines that cache before batching.
+    As ``keras.utils.image_dataset_from_directory`` does: decoded to RGB, resized bilinearly to
+    ``image_size`` (height, width) without keeping the aspect ratio; then rounded to bytes.
+    """
+    import tensorflow as tf
+
+    def decode(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, image_size, method="bilinear")
+        return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
+
+    paths = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
+    images = np.empty((len(files), *image_size, 3), dtype=np.uint8)  # filled in place
+    done = 0
+    for batch in paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE).batch(64):
+        images[done : done + len(batch)] = batch.numpy()
+        done += len(batch)
+    return images
+
+
+def load_cats_and_dogs(
+    image_size: tuple[int, int] = (128, 128), seed: int = 42
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load cats vs dogs, decoded and resized once, as uint8 arrays with 0/1 labels.
+
+    The archive is extracted once into the cache. Label 0 is "cats", 1 is "dogs". The training
+    photos come in an order shuffled with ``seed``; the validation photos in folder order (all
+    cats, then all dogs), so that results line up with a fixed list.
 
     Returns:
-        ``(train_ds, val_ds)``: 2000 and 1000 images, with ``class_names == ["cats", "dogs"]``.
+        ``(x_train, y_train), (x_val, y_val)``: 2,000 and 1,000 photos of shape
+        ``(*image_size, 3)``, labels of shape (n,).
     """
-    import keras
-
     zip_path = fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"]
     root = cache_dir() / "cats_and_dogs_filtered"
     if not root.is_dir():
         _extract(zip_path, root, _check_image_folders, inner=root.name)
     _check_image_folders(root)
 
-    def split(name: str, shuffle: bool) -> tf.data.Dataset:
-        return keras.utils.image_dataset_from_directory(
-            root / name,
-            labels="inferred",
-            label_mode="binary",
-            class_names=CATS_AND_DOGS_CLASSES,
-            image_size=image_size,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            verbose=False,
-        )
+    def split(name: str, shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
+        files, labels = [], []
+        for label, class_name in enumerate(CATS_AND_DOGS_CLASSES):
+            found = sorted((root / name / class_name).iterdir())
+            files += found
+            labels += [label] * len(found)
+        if shuffle:  # before decoding, so that no second copy of the photos is made
+            order = np.random.default_rng(seed).permutation(len(files))
+            files, labels = [files[i] for i in order], [labels[i] for i in order]
+        return _decode_photos(files, image_size), np.array(labels, dtype=np.int64)
 
     return split("train", shuffle=True), split("validation", shuffle=False)
-
-
-def cached_batches(
-    ds: tf.data.Dataset, batch_size: int = 32, *, shuffle_seed: int | None = None
-) -> tf.data.Dataset:
-    """Decode once, keep the images in memory as bytes, then (shuffle and) batch and prefetch.
-
-    ``ds`` yields single images (``load_cats_and_dogs(batch_size=None)``). Bytes take a quarter
-    of the memory of float32; models scale them with a ``Rescaling`` layer. With
-    ``shuffle_seed`` each epoch draws a new order from a buffer of 1,000 images.
-    """
-    import tensorflow as tf
-
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.uint8), y)).cache()
-    # Fill the cache now: a first pass that stops early (``next(iter(ds))``) would otherwise
-    # leave tf.data a partial cache, and later epochs would silently see only part of the data.
-    for _ in ds:
-        pass
-    if shuffle_seed is not None:
-        ds = ds.shuffle(1000, seed=shuffle_seed)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:

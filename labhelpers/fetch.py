@@ -1,13 +1,13 @@
-"""Find a file by one resolution chain, shared by datasets and model weights.
+"""Find a file by one resolution chain, shared by datasets and pre-trained weights.
 
 A file is looked for, in order, in local folders (a mirror such as ``LABHELPERS_DATA_DIR``,
 then system folders), then in a cache folder, and is finally downloaded into that cache under a
-temporary name, verified, then renamed. Datasets (:mod:`labhelpers.data`) and pre-trained
-weights (:mod:`labhelpers.models`) differ only in the folders they pass and the error they raise.
+temporary name, verified, then renamed.
 
-A file is trusted only if its checksum is one we know: the canonical download's (SHA-256, or
-the MD5 that Keras publishes for its weights), a known repackaging's, or the local folder's own
-``SHA256SUMS`` entry.
+What makes a copy trustworthy is data, not code: each :class:`RemoteFile` declares the hashes
+of its good copies (``"sha256:..."``, or ``"md5:..."`` where that is all the publisher gives),
+and a local folder's ``SHA256SUMS`` (the output of ``sha256sum``) vouches for its own copies.
+Where nothing is published, the file's size is checked instead.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,37 +24,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DOWNLOAD_TIMEOUT_S", "FetchError", "RemoteFile", "mirror_dir", "resolve"]
+__all__ = [
+    "DOWNLOAD_TIMEOUT_S",
+    "DamagedFile",
+    "FetchError",
+    "MissingFile",
+    "RemoteFile",
+    "read_sums",
+    "resolve",
+    "verify",
+]
 
 DOWNLOAD_TIMEOUT_S = 15
+_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+_SUMS_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
 
 
 class FetchError(RuntimeError):
-    """A file could not be found, downloaded or trusted; the message says how to fix it.
+    """A file could not be had or trusted; the message says how to fix it."""
 
-    ``missing`` is True when the file was found nowhere and could not be downloaded (as
-    opposed to a copy that exists but fails its checksum).
-    """
 
-    missing = False
+class MissingFile(FetchError):
+    """The file is found nowhere and cannot be downloaded."""
+
+
+class DamagedFile(FetchError):
+    """A copy of the file exists but is not the expected one (or not what it should hold)."""
 
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file: where it comes from and how we recognise a good copy."""
+    """One file: where it comes from and how a good copy is recognised."""
 
     name: str
     url: str
-    sha256: str | None  # of the canonical download; None where no checksum is published
-    size: int | None = None  # of the canonical download, checked when no checksum is known
-    also_trusted: tuple[str, ...] = ()  # SHA-256s of known repackagings of the same data
-    md5: str | None = None  # where the publisher gives only an MD5 (Keras's weights files)
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" or "md5:<hex>"; any one of them will do
+    size: int | None = None  # bytes of the canonical download; checked where no hash is known
 
-
-def mirror_dir() -> Path | None:
-    """Return the local mirror folder named by ``LABHELPERS_DATA_DIR``, if it is set."""
-    mirror = os.environ.get("LABHELPERS_DATA_DIR")
-    return Path(mirror).expanduser() if mirror else None
+    def __post_init__(self) -> None:
+        for entry in self.hashes:
+            algorithm, _, digest = entry.partition(":")
+            if algorithm not in _NAMES or not re.fullmatch(r"[0-9a-f]+", digest):
+                raise ValueError(f"{self.name}: {entry!r} is not 'sha256:<hex>' or 'md5:<hex>'")
 
 
 def _digest(path: Path, algorithm: str) -> str:
@@ -64,39 +76,52 @@ def _digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def _read_sums(folder: Path) -> dict[str, str]:
-    """Read a ``SHA256SUMS`` file (``sha256sum`` format) in ``folder``, if there is one."""
+def read_sums(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 from ``folder/SHA256SUMS`` (none if there is no such file).
+
+    Raises:
+        FetchError: for a line that is not ``<64 hex digits>  <file name>``, naming the line.
+    """
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
         return {}
     sums = {}
-    for line in sums_file.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            sums[name.lstrip("*").strip()] = digest.lower()
+    for number, line in enumerate(sums_file.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _SUMS_LINE.match(line.rstrip())
+        if match is None:
+            raise FetchError(
+                f"{sums_file}, line {number}, is not a checksum line: {line[:80]!r}. Each line "
+                "must be a SHA-256 (64 hex digits), two spaces and a file name, as "
+                "`sha256sum FILE > SHA256SUMS` writes it. Fix or remove that line."
+            )
+        sums[match["name"].strip()] = match["digest"].lower()
     return sums
 
 
-def _problem(path: Path, rf: RemoteFile, sums: dict[str, str]) -> str | None:
-    """Say what is wrong with a local copy of ``rf``, or return None if it is trusted."""
-    trusted = {rf.sha256, *rf.also_trusted, sums.get(rf.name)} - {None}
+def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None:
+    """Say what is wrong with a copy of ``rf`` at ``path``, or return None if it is good.
+
+    ``vouched`` is a SHA-256 that the copy's own folder lists for it in ``SHA256SUMS``.
+    """
+    trusted = list(rf.hashes) + ([f"sha256:{vouched}"] if vouched else [])
     if trusted:
-        actual = _digest(path, "sha256")
-        if actual in trusted:
-            return None
-        if rf.md5 is None or _digest(path, "md5") != rf.md5:
-            expected = sorted(trusted) + ([f"MD5 {rf.md5}"] if rf.md5 else [])
-            return f"its SHA-256 is {actual}, expected one of {expected}"
-    elif rf.md5 is not None:
-        actual = _digest(path, "md5")
-        if actual != rf.md5:
-            return f"its MD5 is {actual}, expected {rf.md5}"
-    elif rf.size is not None and path.stat().st_size != rf.size:
+        actual: dict[str, str] = {}
+        for entry in trusted:
+            algorithm, _, digest = entry.partition(":")
+            actual.setdefault(algorithm, _digest(path, algorithm))
+            if actual[algorithm] == digest:
+                return None
+        found = ", ".join(f"its {_NAMES[a]} is {d}" for a, d in actual.items())
+        wanted = [f"{_NAMES[a]} {d}" for a, _, d in (e.partition(":") for e in trusted)]
+        return f"{found}; expected {' or '.join(wanted)}"
+    if rf.size is not None and path.stat().st_size != rf.size:
         return f"it has {path.stat().st_size} bytes, expected {rf.size}"
     return None
 
 
-def _download(rf: RemoteFile, target: Path, error: type[FetchError]) -> None:
+def _download(rf: RemoteFile, target: Path) -> None:
     """Download ``rf`` to ``target`` via a temporary file; verify before renaming."""
     from tqdm import tqdm
 
@@ -117,13 +142,13 @@ def _download(rf: RemoteFile, target: Path, error: type[FetchError]) -> None:
                 except http.client.IncompleteRead:
                     pass  # reported just below, with the byte counts
         if total is not None and tmp.stat().st_size != total:
-            raise error(
+            raise DamagedFile(
                 f"The download of {rf.url} stopped after {tmp.stat().st_size} of {total} "
                 "bytes; nothing was kept. Run again to retry."
             )
-        problem = _problem(tmp, rf, {})
+        problem = verify(tmp, rf)
         if problem:
-            raise error(
+            raise DamagedFile(
                 f"The file downloaded from {rf.url} is not the expected one: {problem}. "
                 "Nothing was kept; try again later or use a local copy (LABHELPERS_DATA_DIR)."
             )
@@ -133,58 +158,50 @@ def _download(rf: RemoteFile, target: Path, error: type[FetchError]) -> None:
 
 
 def resolve(
-    rf: RemoteFile,
-    *,
-    local_dirs: Sequence[Path],
-    cache: Path,
-    what: str,
-    hint: str = "",
-    error: type[FetchError] = FetchError,
+    rf: RemoteFile, *, local_dirs: Sequence[Path], cache: Path, what: str, hint: str = ""
 ) -> Path:
     """Find ``rf`` in ``local_dirs``, else in ``cache``, else download it there; return its path.
 
     Args:
         rf: the file and how to recognise a good copy.
         local_dirs: folders to look in first, in order (a mirror, system folders); a copy there
-            must pass its checksum, or be listed in that folder's ``SHA256SUMS``.
-        cache: where downloads go; a cached copy that fails its checksum is downloaded again.
+            must match one of ``rf.hashes``, or the SHA-256 its folder's ``SHA256SUMS`` lists.
+        cache: where downloads go; a cached copy that fails its check is downloaded again.
         what: what the file is for, for messages, e.g. ``"dataset 'cats-and-dogs'"``.
         hint: one more way to get the file, added to the error message.
-        error: the exception class to raise (a subclass of :class:`FetchError`).
 
     Raises:
-        FetchError: (as ``error``) when the file is found nowhere and cannot be downloaded,
-            or a local copy fails its checksum. The message lists where we looked and the fix.
+        MissingFile: the file is found nowhere and cannot be downloaded; the message lists
+            where we looked and how to fix it.
+        DamagedFile: a local copy, or the download, is not the expected file.
     """
     looked = []
     for folder in local_dirs:
         path = folder / rf.name
         looked.append(str(path))
         if path.is_file():
-            problem = _problem(path, rf, _read_sums(folder))
+            problem = verify(path, rf, read_sums(folder).get(rf.name))
             if problem:
-                raise error(
+                raise DamagedFile(
                     f"{path} is damaged or not the expected file: {problem}. "
                     "Replace it with a good copy, or delete it to use another source."
                 )
             return path
     path = cache / rf.name
     looked.append(str(path))
-    if path.is_file() and _problem(path, rf, {}):
-        warnings.warn(f"{path} failed its checksum; downloading it again.", stacklevel=3)
+    if path.is_file() and verify(path, rf):
+        warnings.warn(f"{path} failed its check; downloading it again.", stacklevel=3)
         path.unlink()
     if not path.is_file():
         try:
-            _download(rf, path, error)
+            _download(rf, path)
         except (urllib.error.URLError, OSError) as err:
             where = "\n  ".join(looked)
-            missing = error(
+            raise MissingFile(
                 f"Could not find or download {rf.name} ({what}).\n"
                 f"Looked in:\n  {where}\nDownload from {rf.url} failed: {err}.\n"
                 "To fix: connect to the internet and run again; or set "
                 "LABHELPERS_DATA_DIR to a folder that holds the file"
                 + (f"; {hint}." if hint else ".")
-            )
-            missing.missing = True
-            raise missing from err
+            ) from err
     return path

@@ -3,77 +3,81 @@
 
 Pre-trained weights are found by the same chain as the datasets (:mod:`labhelpers.fetch`):
 ``LABHELPERS_DATA_DIR``, then the Keras cache (``~/.keras/models``), then the download into
-that cache, checked against the hash that Keras publishes. Where they cannot be had, fast mode
-(and the developer switch ``LABHELPERS_ALLOW_RANDOM_WEIGHTS=1``, for timing runs only) falls
-back to random initial weights and says so loudly; full mode stops with a clear error.
+that cache, checked against the hash that Keras publishes (or, for MobileNetV2, for which Keras
+publishes none, against the file's size). Where they cannot be had, a base built with
+``allow_random_weights=True`` starts from random weights and says so loudly; otherwise the
+caller gets a clear error.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
-from labhelpers.fetch import FetchError, RemoteFile, mirror_dir, resolve
-from labhelpers.runner import fast_mode
+from labhelpers.course import keras_cache_dir, mirror_dir
+from labhelpers.fetch import MissingFile, RemoteFile, resolve
 
 __all__ = [
-    "RANDOM_WEIGHTS_VAR",
-    "WeightsError",
+    "ArrayBatches",
     "cats_dogs_cnn",
     "clear_session",
-    "keras_cache_dir",
+    "predict_in_batches",
     "pretrained_base",
     "vgg16_base",
     "weights_file",
+    "weights_spec",
 ]
 
-RANDOM_WEIGHTS_VAR = "LABHELPERS_ALLOW_RANDOM_WEIGHTS"
-_KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-# The MD5 that keras/src/applications/vgg16.py passes to get_file as file_hash.
-VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)  # the input sizes Keras has weights for
+# Keras passes no hash for MobileNetV2's files, so a download is checked by its size: the one
+# Keras' own download log prints for these files (9406464/9406464), the same for both sizes
+# seen; the weights of a convolutional base do not depend on the image size.
+_MOBILENET_V2_NOTOP_BYTES = {128: 9_406_464, 224: 9_406_464}
 
 
-class WeightsError(FetchError):
-    """Pre-trained weights could not be found, downloaded or trusted; the message says how."""
-
-
-def _weights_spec(arch: str, input_shape: tuple[int, int, int]) -> tuple[Callable, RemoteFile]:
-    """Return the Keras constructor of ``arch`` and its ImageNet "notop" weights file."""
+def weights_spec(arch: str, input_shape: tuple[int, int, int]) -> tuple[Callable, RemoteFile]:
+    """The Keras constructor of ``arch`` and its ImageNet "notop" weights file, as Keras names
+    and checks it (a test compares both with the installed Keras)."""
     if arch == "vgg16":
         name = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-        rf = RemoteFile(name, _KERAS_WEIGHTS_URL + "vgg16/" + name, None, md5=VGG16_NOTOP_MD5)
+        # The MD5 that keras/src/applications/vgg16.py passes to get_file as file_hash.
+        rf = RemoteFile(
+            name,
+            KERAS_WEIGHTS_URL + "vgg16/" + name,
+            hashes=("md5:6d6bbae143d832006294945121d1f1fc",),
+            size=58_889_256,
+        )
         return keras.applications.VGG16, rf
     if arch == "mobilenet_v2":
-        rows = input_shape[0] if input_shape[0] in (96, 128, 160, 192, 224) else 224
+        rows = input_shape[0] if input_shape[0] in MOBILENET_V2_SIZES else 224
         name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
-        # Keras publishes no hash for these files: a local copy is trusted by its folder's
-        # SHA256SUMS, a download as Keras itself would trust it (unchecked).
-        rf = RemoteFile(name, _KERAS_WEIGHTS_URL + "mobilenet_v2/" + name, None)
+        rf = RemoteFile(
+            name,
+            KERAS_WEIGHTS_URL + "mobilenet_v2/" + name,
+            size=_MOBILENET_V2_NOTOP_BYTES.get(rows),
+        )
         return keras.applications.MobileNetV2, rf
     raise ValueError(f"Unknown base {arch!r}; known: 'vgg16', 'mobilenet_v2'.")
-
-
-def keras_cache_dir() -> Path:
-    """Return the folder where Keras keeps downloaded weights: ``$KERAS_HOME/models``."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "models"
 
 
 def weights_file(arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 128, 3)) -> Path:
     """Find (or download) the ImageNet "notop" weights of ``arch``; return the verified path.
 
     Raises:
-        WeightsError: when the file is found nowhere and cannot be downloaded, or a copy fails
-            its checksum; the message says where we looked and how to provide the file.
+        MissingFile: the file is found nowhere and cannot be downloaded; the message says
+            where we looked and how to provide the file.
+        DamagedFile: a copy is not the expected file.
     """
-    _, rf = _weights_spec(arch, input_shape)
+    _, rf = weights_spec(arch, input_shape)
     mirror = mirror_dir()
     return resolve(
         rf,
-        # The Keras cache is the cache: a copy there that fails its hash is downloaded again,
+        # The Keras cache is the cache: a copy there that fails its check is downloaded again,
         # as Keras itself does.
         local_dirs=[mirror] if mirror else [],
         cache=keras_cache_dir(),
@@ -82,15 +86,13 @@ def weights_file(arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 
             f"or, on a machine that is online, download {rf.url} and copy it into "
             f"{keras_cache_dir()} or into the LABHELPERS_DATA_DIR folder"
         ),
-        error=WeightsError,
     )
 
 
-def _random_weights_banner(arch: str, reason: str) -> str:
+def _random_weights_banner(arch: str) -> str:
     line = "!" * 78
     return (
         f"{line}\n!!! NO IMAGENET WEIGHTS: {arch} STARTS FROM RANDOM WEIGHTS.\n"
-        f"!!! {reason}\n"
         "!!! This run shows that the code works and what it costs in time and memory; its\n"
         "!!! accuracies are NOT transfer learning. Reported as imagenet_weights = 0.\n"
         f"{line}"
@@ -98,39 +100,36 @@ def _random_weights_banner(arch: str, reason: str) -> str:
 
 
 def pretrained_base(
-    arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 128, 3)
+    arch: str = "vgg16",
+    input_shape: tuple[int, int, int] = (128, 128, 3),
+    *,
+    allow_random_weights: bool = False,
 ) -> tuple[keras.Model, bool]:
     """Build ``arch``'s convolutional base (``include_top=False``) with ImageNet weights.
-
-    In fast mode, or with ``LABHELPERS_ALLOW_RANDOM_WEIGHTS=1`` (a developer switch for timing
-    full runs offline), weights that can be found nowhere are replaced by random initial
-    weights, with a loud banner; the model is then named ``<arch>_RANDOM_WEIGHTS``. A copy
-    that fails its checksum is always an error.
 
     Args:
         arch: ``"vgg16"`` or ``"mobilenet_v2"``.
         input_shape: height, width and 3 channels of the images.
+        allow_random_weights: where the weights can be found nowhere, start from random
+            initial weights, with a loud banner, instead of raising (fast mode and timing runs
+            pass ``course.allow_random_weights``). The model is then named
+            ``<arch>_RANDOM_WEIGHTS``. A copy that fails its check is always an error.
 
     Returns:
         ``(base, pretrained)``: the model (not compiled, trainable) and whether it holds the
         ImageNet weights; report the latter, e.g. ``report("imagenet_weights", pretrained)``.
 
     Raises:
-        WeightsError: in full mode, when the weights cannot be had; it says how to provide them.
+        MissingFile: the weights cannot be had and random weights are not allowed; the message
+            says how to provide them.
     """
-    build, _ = _weights_spec(arch, input_shape)
+    build, _ = weights_spec(arch, input_shape)
     try:
         path = weights_file(arch, input_shape)
-    except WeightsError as err:
-        if not err.missing:  # a damaged or wrong file is never silently replaced
+    except MissingFile as err:
+        if not allow_random_weights:
             raise
-        if fast_mode():
-            reason = "Fast mode, and the weights file could not be found or downloaded."
-        elif os.environ.get(RANDOM_WEIGHTS_VAR) == "1":
-            reason = f"Full mode, but {RANDOM_WEIGHTS_VAR}=1 allows random weights (timing)."
-        else:
-            raise
-        print(_random_weights_banner(arch, reason))
+        print(_random_weights_banner(arch))
         print(f"(Why: {str(err).splitlines()[0]})")
         base = build(
             include_top=False, weights=None, input_shape=input_shape, name=f"{arch}_RANDOM_WEIGHTS"
@@ -139,9 +138,11 @@ def pretrained_base(
     return build(include_top=False, weights=str(path), input_shape=input_shape), True
 
 
-def vgg16_base(input_shape: tuple[int, int, int] = (128, 128, 3)) -> tuple[keras.Model, bool]:
+def vgg16_base(
+    input_shape: tuple[int, int, int] = (128, 128, 3), *, allow_random_weights: bool = False
+) -> tuple[keras.Model, bool]:
     """Build VGG16's convolutional base with ImageNet weights; see :func:`pretrained_base`."""
-    return pretrained_base("vgg16", input_shape)
+    return pretrained_base("vgg16", input_shape, allow_random_weights=allow_random_weights)
 
 
 def clear_session() -> None:
@@ -220,3 +221,73 @@ def cats_dogs_cnn(
     stack.append(layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer))
     stack.append(layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer))
     return keras.Sequential(stack, name=name)
+
+
+def predict_in_batches(
+    model: keras.Model,
+    inputs: np.ndarray,
+    *,
+    preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+    batch_size: int = 8,
+    dtype: str = "float32",
+) -> np.ndarray:
+    """Run ``model`` on ``inputs`` a few at a time; return all outputs in one array of ``dtype``.
+
+    Each batch is converted to float32 (and passed through ``preprocess``, e.g. a base's
+    ``preprocess_input``) on its own, so inputs stored compactly (uint8 photos, float16
+    features) never exist whole as float32. Small batches keep the model's intermediate maps
+    small too (VGG16's first block alone holds 3 MiB per 112-pixel photo), and the outputs go
+    straight into one array: no list of pieces to concatenate. ``predict_on_batch`` runs the
+    model as one compiled graph: faster, and leaner, than calling it op by op.
+    """
+    outputs = None
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start : start + batch_size].astype("float32")
+        if preprocess is not None:
+            batch = preprocess(batch)
+        result = np.asarray(model.predict_on_batch(batch))
+        if outputs is None:
+            outputs = np.empty((len(inputs), *result.shape[1:]), dtype=dtype)
+        outputs[start : start + len(batch)] = result
+    if outputs is None:
+        raise ValueError("predict_in_batches got no inputs: pass at least one.")
+    return outputs
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of arrays for ``fit``, ``evaluate`` and ``predict``, converted to float32 one
+    batch at a time.
+
+    For inputs stored compactly (float16 features, uint8 photos): the whole array never
+    exists as float32, and TensorFlow never sees a float16 tensor (which, on CPUs without
+    AVX-512, makes oneDNN print an error line). With ``shuffle_seed`` each epoch draws a new
+    order; without it the order is kept, so that ``predict`` lines up with ``y``.
+    """
+
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, batch_size: int = 32, shuffle_seed: int | None = None
+    ) -> None:
+        super().__init__(max_queue_size=2)  # a batch is quick to make: no need to queue ten
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}: one label per input.")
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+        self.order = np.arange(len(y))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows].astype("float32"), self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.order = self.rng.permutation(len(self.y))
+
+    def release(self) -> None:
+        """Let go of the arrays. TensorFlow 2.20 keeps every dataset that ``fit`` has read
+        alive (tensorflow/tensorflow#123269), and with it this object: deleting our own names
+        for the arrays would not free their memory."""
+        self.x = self.y = None

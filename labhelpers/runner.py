@@ -1,65 +1,41 @@
-"""The course runner: execute the labs headless and measure them.
+"""The course runner: execute the labs headless, in order, and measure them.
 
-Notebooks talk to the runner through two small functions:
-
-* :func:`fast_mode` tells a notebook to shrink its data and epochs (``LABHELPERS_FAST=1``);
-* :func:`report` records a headline figure, such as the test accuracy, with what a full run is
-  expected to reach, so that one command tells an instructor whether the course works on their
-  machines.
+Each lab's kernel gets the run's settings in its own environment
+(:func:`labhelpers.course.kernel_environment`); the runner's own environment is never changed.
+The notebook sends its headline figures back with :func:`labhelpers.report`. For every lab the
+runner records the status, the wall time, the peak memory of the kernel, each cell's time and
+the figures beside their expectations, and names the machine it ran on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["NotebookResult", "fast_mode", "report", "run_notebooks"]
+from labhelpers.course import expectation, kernel_environment, read_reports
 
-REPORT_FILE_VAR = "LABHELPERS_REPORT_FILE"
+__all__ = ["CellTime", "NotebookResult", "machine_description", "run_notebooks"]
 
-
-def fast_mode() -> bool:
-    """Return True when ``LABHELPERS_FAST=1``: notebooks then use little data and few epochs."""
-    return os.environ.get("LABHELPERS_FAST", "") == "1"
+SLOWEST_CELLS = 5  # how many of each lab's slowest cells the report shows
 
 
-def _expectation(at_least: float | None, at_most: float | None) -> str:
-    """Say an expectation in words, e.g. ">= 0.87" or "0.1 to 0.3"."""
-    if at_least is not None and at_most is not None:
-        return f"{at_least:g} to {at_most:g}"
-    if at_least is not None:
-        return f">= {at_least:g}"
-    return f"<= {at_most:g}" if at_most is not None else ""
+@dataclass
+class CellTime:
+    """How long one code cell took, the kernel's memory after it, and its first line."""
 
-
-def report(
-    name: str, value: float, *, at_least: float | None = None, at_most: float | None = None
-) -> float:
-    """Record a headline figure for the course runner, print it, and return it.
-
-    Args:
-        name: the figure's name in the runner's table, e.g. ``"test_accuracy"``.
-        value: the figure.
-        at_least: what a full-mode run on a typical laptop CPU reaches at least, if anything.
-        at_most: what a full-mode run stays below, if anything (a gap, a loss, seconds).
-            The runner shows the figure beside its expectation and, in full mode only, fails
-            the run when the figure is outside it. Fast mode trains too little to be held to it.
-    """
-    value = float(value)
-    expected = _expectation(at_least, at_most)
-    print(f"{name}: {value:.4f}" + (f" (full mode expects {expected})" if expected else ""))
-    path = os.environ.get(REPORT_FILE_VAR)
-    if path:
-        item = {"name": name, "value": value, "at_least": at_least, "at_most": at_most}
-        with open(path, "a") as f:
-            f.write(json.dumps(item) + "\n")
-    return value
+    cell: int
+    seconds: float
+    source: str
+    peak_mem_mb: float | None = None  # the kernel's peak resident memory so far, in MiB
+    mem_mb: float | None = None  # its resident memory when the cell ended, in MiB
 
 
 @dataclass
@@ -74,23 +50,83 @@ class NotebookResult:
     expected: dict[str, str] = field(default_factory=dict)  # figure name -> ">= 0.87"
     missed: list[str] = field(default_factory=list)  # figures outside their expectation
     error: str = ""
+    cells: list[CellTime] = field(default_factory=list)  # in notebook order
+
+    def slowest(self, n: int = SLOWEST_CELLS) -> list[CellTime]:
+        """The ``n`` slowest cells, slowest first."""
+        return sorted(self.cells, key=lambda c: -c.seconds)[:n]
 
 
-def _peak_rss_mb(pid: int) -> float | None:
-    """Peak resident memory of a process so far, in MiB (Linux), else its current memory."""
+def _cpu_quota() -> float | None:
+    """The CPUs a cgroup allows this process (e.g. 0.5), or None when it sets no limit."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()  # cgroup v2
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if "cpu" in controllers.split(","):
+                folder = Path("/sys/fs/cgroup/cpu") / path.lstrip("/")
+                quota = int((folder / "cpu.cfs_quota_us").read_text())
+                period = int((folder / "cpu.cfs_period_us").read_text())
+                return None if quota < 0 else quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def machine_description() -> str:
+    """The CPU in words: model, cores, AVX-512 or not, and any limit put on it.
+
+    Labs run three to four times faster on a CPU with AVX-512 (TensorFlow's oneDNN kernels use
+    it), so no figure is comparable without this line.
+    """
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [model, f"{cores} cores"]
+    if flags:
+        parts.append("AVX-512" if "avx512f" in flags else "no AVX-512")
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")  # oneDNN's own switch, read to name the limit
+    if isa:
+        parts.append(f"oneDNN limited to {isa}")
+    quota = _cpu_quota()
+    if quota is not None:
+        parts.append(f"CPU time capped at {quota:g} CPUs")
+    parts.append(f"Python {platform.python_version()}")
+    return ", ".join(parts)
+
+
+def _rss_mb(pid: int, field: str = "VmHWM") -> float | None:
+    """A process's peak (``VmHWM``) or current (``VmRSS``) resident memory in MiB (Linux),
+    else its current memory."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                if line.startswith(f"{field}:"):
+                    return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     try:
         import psutil
 
-        return psutil.Process(pid).memory_info().rss / 2**20
+        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
     except Exception:  # the process may have ended; memory is then simply not known
         return None
+
+
+def _strip_colours(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def _last_line(cell) -> str:
@@ -99,7 +135,7 @@ def _last_line(cell) -> str:
         if output.get("output_type") == "stream":
             lines = [line for line in re.split(r"[\r\n]", output.get("text", "")) if line.strip()]
             if lines:
-                return re.sub(r"\x1b\[[0-9;]*m", "", lines[-1]).strip()
+                return _strip_colours(lines[-1]).strip()
     return ""
 
 
@@ -110,7 +146,7 @@ def _error_summary(cell, err: Exception) -> str:
         text = f"{errors[0].ename}: {errors[0].evalue}"
     else:  # a timeout has no error output
         text = str(err) or repr(err)
-    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", text).split())  # IPython's colour codes
+    text = " ".join(_strip_colours(text).split())
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -135,66 +171,98 @@ def _execute_showing_progress(client, cell, index: int, bar) -> None:
         follower.join()
 
 
-def _run_one(path: Path, name: str, out_dir: Path, timeout: int, fast: bool) -> NotebookResult:
+def _first_line(source: str) -> str:
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    return lines[0][:80] if lines else ""
+
+
+def _judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:
+    """Record the reported figures; in full mode a figure outside its expectation fails."""
+    for item in reports:
+        name, value = item["name"], item["value"]
+        at_least, at_most = item.get("at_least"), item.get("at_most")
+        result.figures[name] = value
+        if at_least is not None or at_most is not None:
+            result.expected[name] = expectation(at_least, at_most)
+            outside = (at_least is not None and value < at_least) or (
+                at_most is not None and value > at_most
+            )
+            if outside or not math.isfinite(value):  # nan meets no expectation
+                result.missed.append(name)
+    if result.missed and not fast and result.status == "ok":
+        result.status = "failed"
+        result.error = "outside expectation: " + ", ".join(result.missed)
+
+
+def _run_one(
+    path: Path, name: str, out_dir: Path, *, timeout: int, fast: bool, random_weights: bool
+) -> NotebookResult:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
     from tqdm import tqdm
+    from traitlets.config import Config
 
     result = NotebookResult(notebook=name)
     executed = out_dir / name
     executed.parent.mkdir(parents=True, exist_ok=True)
     report_file = executed.with_suffix(".figures.jsonl")
     report_file.unlink(missing_ok=True)
-    os.environ[REPORT_FILE_VAR] = str(report_file)  # the kernel inherits our environment
+    env = kernel_environment(
+        dict(os.environ), fast=fast, random_weights=random_weights, report_file=report_file
+    )
+    # Jupyter's inline backend (not, say, CI's Agg), so that the executed copies keep figures.
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": path.parent}}
-    )
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     start = time.perf_counter()
     peak = None
-    try:
-        with client.setup_kernel():
-            pid = client.km.provisioner.process.pid
-            with tqdm(code_cells, desc=path.name, unit="cell", mininterval=2) as bar:
-                for index in bar:
-                    try:
-                        _execute_showing_progress(client, nb.cells[index], index, bar)
-                    finally:
-                        peak = max(filter(None, [peak, _peak_rss_mb(pid)]), default=None)
-    except (CellExecutionError, CellTimeoutError) as err:
-        failing = next(
-            (i for i in code_cells if any(o.output_type == "error" for o in nb.cells[i].outputs)),
-            None,
+    # A local kernel talks over Unix sockets (IPC): nothing listens on the network.
+    with tempfile.TemporaryDirectory(prefix="labhelpers-kernel-") as sockets:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = f"{sockets}/kernel"
+        client = NotebookClient(
+            nb,
+            config=config,
+            kernel_name="python3",
+            timeout=timeout,
+            resources={"metadata": {"path": path.parent}},
         )
-        result.status = "failed"
-        result.error = _error_summary(nb.cells[failing] if failing is not None else None, err)
-        if failing is not None:
-            result.error = f"cell {failing}: {result.error}"
-    except Exception as err:  # a kernel that dies or never starts must not stop the run
-        result.status = "failed"
-        result.error = f"{type(err).__name__}: {err}"
-    finally:
-        os.environ.pop(REPORT_FILE_VAR, None)
+        try:
+            with client.setup_kernel(env=env):
+                pid = client.km.provisioner.process.pid
+                with tqdm(code_cells, desc=path.name, unit="cell", mininterval=2) as bar:
+                    for index in bar:
+                        began = time.perf_counter()
+                        try:
+                            _execute_showing_progress(client, nb.cells[index], index, bar)
+                        finally:
+                            seconds = round(time.perf_counter() - began, 1)
+                            peak = max(filter(None, [peak, _rss_mb(pid)]), default=None)
+                            source = _first_line(nb.cells[index].source)
+                            now = _rss_mb(pid, "VmRSS")
+                            result.cells.append(CellTime(index, seconds, source, peak, now))
+        except (CellExecutionError, CellTimeoutError) as err:
+            failing = next(
+                (
+                    i
+                    for i in code_cells
+                    if any(o.output_type == "error" for o in nb.cells[i].outputs)
+                ),
+                None,
+            )
+            result.status = "failed"
+            result.error = _error_summary(nb.cells[failing] if failing is not None else None, err)
+            if failing is not None:
+                result.error = f"cell {failing}: {result.error}"
+        except Exception as err:  # a kernel that dies or never starts must not stop the run
+            result.status = "failed"
+            result.error = f"{type(err).__name__}: {err}"
     result.wall_s = round(time.perf_counter() - start, 1)
-    result.peak_mem_mb = None if peak is None else round(peak, 1)
-    if report_file.exists():
-        for line in report_file.read_text().splitlines():
-            item = json.loads(line)
-            name, value = item["name"], item["value"]
-            at_least, at_most = item.get("at_least"), item.get("at_most")
-            result.figures[name] = value
-            if at_least is not None or at_most is not None:
-                result.expected[name] = _expectation(at_least, at_most)
-                too_low = at_least is not None and value < at_least
-                too_high = at_most is not None and value > at_most
-                if too_low or too_high:
-                    result.missed.append(name)
-    if result.missed and not fast and result.status == "ok":
-        result.status = "failed"
-        result.error = "outside expectation: " + ", ".join(result.missed)
+    result.peak_mem_mb = peak
+    _judge(result, read_reports(report_file), fast)
     nbformat.write(nb, executed)
     return result
 
@@ -227,7 +295,19 @@ def _markdown(results: list[NotebookResult], meta: dict) -> str:
         figures = _figure_cell(r, fast=meta["mode"] == "fast")
         status = r.status if not r.error else f"{r.status}: {r.error}".replace("|", "\\|")
         lines.append(f"| {r.notebook} | {status} | {r.wall_s} | {r.peak_mem_mb} | {figures} |")
-    return "\n".join(lines) + "\n"
+    lines += ["", "## Slowest cells", ""]
+    for r in results:
+        if not r.cells:
+            continue
+        lines += [f"**{r.notebook}** ({r.wall_s} s in all)", ""]
+        for c in r.slowest():
+            share = f"{c.seconds / r.wall_s:.0%}" if r.wall_s else ""
+            lines.append(f"- cell {c.cell}: {c.seconds} s ({share}) `{c.source}`")
+        reached = next((c for c in r.cells if c.peak_mem_mb == r.peak_mem_mb), None)
+        if reached is not None:
+            lines.append(f"- peak memory reached in cell {reached.cell}: `{reached.source}`")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _names(notebooks: list[Path]) -> list[str]:
@@ -255,19 +335,22 @@ def run_notebooks(
     out_dir: Path,
     *,
     fast: bool = False,
+    random_weights: bool = False,
     timeout: int = 3600,
     html: bool = False,
 ) -> list[NotebookResult]:
     """Execute ``notebooks`` in order, save executed copies and a report in ``out_dir``.
 
     A failing notebook is recorded (with its failing cell) and the run goes on. In full mode a
-    reported figure outside its expectation (see :func:`report`) fails its notebook.
+    reported figure outside its expectation (see :func:`labhelpers.report`) fails its notebook.
 
     Args:
         notebooks: the notebooks, run in this order, each in its own folder.
         out_dir: where executed copies, ``report.md`` and ``report.json`` go (relative paths
             are relative to the current folder, not to the notebooks).
-        fast: run in fast mode (``LABHELPERS_FAST=1``).
+        fast: run in fast mode: little data, few epochs.
+        random_weights: let pre-trained bases start from random weights where the real ones
+            cannot be had (to measure time and memory offline; the figures then say so).
         timeout: seconds allowed per cell.
         html: also render each executed copy as HTML, to publish solutions.
 
@@ -277,36 +360,22 @@ def run_notebooks(
     # Kernels run in their notebook's folder: every path handed to them must be absolute.
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("LABHELPERS_FAST", "MPLBACKEND")}
-    if fast:
-        os.environ["LABHELPERS_FAST"] = "1"
-    # Kernels inherit our environment: give them Jupyter's inline backend (not, say, CI's Agg)
-    # so that the executed copies keep their figures.
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    try:
-        mode = "fast" if fast_mode() else "full"
-        results = []
-        for i, (path, name) in enumerate(zip(notebooks, _names(notebooks), strict=True), 1):
-            print(f"[{i}/{len(notebooks)}] {path}", flush=True)
-            result = _run_one(path, name, out_dir, timeout, fast=mode == "fast")
-            print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MiB")
-            if result.error:
-                print(f"    {result.error}")
-            if html:
-                _save_html(out_dir / name)
-            results.append(result)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    meta = {
-        "mode": mode,
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
-    }
+    mode = "fast" if fast else "full"
+    meta = {"mode": mode, "machine": machine_description()}
+    print(f"Course run, {mode} mode, on {meta['machine']}", flush=True)
+    results = []
+    for i, (path, name) in enumerate(zip(notebooks, _names(notebooks), strict=True), 1):
+        print(f"[{i}/{len(notebooks)}] {path}", flush=True)
+        result = _run_one(
+            path, name, out_dir, timeout=timeout, fast=fast, random_weights=random_weights
+        )
+        print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MiB")
+        if result.error:
+            print(f"    {result.error}")
+        if html:
+            _save_html(out_dir / name)
+        results.append(result)
+    meta["date"] = time.strftime("%Y-%m-%d %H:%M")
     (out_dir / "report.json").write_text(
         json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2) + "\n"
     )

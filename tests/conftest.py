@@ -1,11 +1,37 @@
-"""Shared fixtures: a local HTTP server standing in for the canonical download sites."""
+"""Shared fixtures: a local HTTP server standing in for the canonical download sites, and the
+``network`` mark for the tests that ask the package index (skipped, with the reason, offline)."""
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+
+@functools.cache
+def package_index_reachable() -> bool:
+    """Whether pip's configured package index answers (a query, nothing downloaded)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "index", "versions", "pip", "--timeout", "10"],
+            capture_output=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    network = [item for item in items if "network" in item.keywords]
+    if network and not package_index_reachable():
+        skip = pytest.mark.skip(reason="the package index cannot be reached (no network)")
+        for item in network:
+            item.add_marker(skip)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -98,6 +98,7 @@ def test_settings_override_turns_off_the_news_popup():
     assert notification["fetchNews"] == "false"
 
 
+@pytest.mark.network
 def test_every_pin_has_a_linux_wheel_for_binders_python(tmp_path):
     """Resolve requirements.txt for Binder's Python on Linux x86-64, wheels only, dry run."""
     platforms = [arg for tag in LINUX_X86_64 for arg in ("--platform", tag)]

@@ -168,7 +168,7 @@ def fashion_cnn(kernel1=3, kernel2=5, padding="same"):
         [
             keras.Input(shape=(28, 28, 1)),
             keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(32, kernel1, padding=padding, activation="relu"),
+            keras.layers.Conv2D(16, kernel1, padding=padding, activation="relu"),
             keras.layers.MaxPooling2D(2),
             keras.layers.Conv2D(64, kernel2, padding=padding, activation="relu"),
             keras.layers.MaxPooling2D(2),

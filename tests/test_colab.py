@@ -164,6 +164,7 @@ def test_colab_install_line_installs_a_working_labhelpers(tmp_path, source_copy)
     assert check.returncode == 0, "the installed labhelpers is incomplete:\n" + check.stderr[-3000:]
 
 
+@pytest.mark.network
 def test_labhelpers_keeps_colabs_tensorflow_and_keras(tmp_path, source_copy):
     """Resolve labhelpers together with Colab's TensorFlow and Keras: nothing is replaced."""
     wheels = tmp_path / "wheels"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -16,7 +17,8 @@ import pytest
 from PIL import Image
 
 from labhelpers import data, fetch
-from labhelpers.data import Dataset, DatasetError, RemoteFile
+from labhelpers.data import Dataset, DatasetError
+from labhelpers.fetch import DamagedFile, FetchError, MissingFile, RemoteFile
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -37,7 +39,7 @@ def serve_dataset(monkeypatch, http_server, body: bytes, mode: str = "ok") -> st
     """Register a one-file dataset "tiny" whose canonical URL is on the local server."""
     base, routes, _ = http_server
     routes["/tiny.bin"] = (body, mode)
-    rf = RemoteFile("tiny.bin", f"{base}/tiny.bin", sha256(b"the real content"))
+    rf = RemoteFile("tiny.bin", f"{base}/tiny.bin", (f"sha256:{sha256(b'the real content')}",))
     monkeypatch.setitem(data.DATASETS, "tiny", Dataset("tiny", files=(rf,)))
     return rf.url
 
@@ -66,31 +68,15 @@ def test_fashion_mnist_from_debian_package_is_trusted(monkeypatch):
     assert all(p.parent == DEBIAN_DIR for p in paths.values())
 
 
-def test_cats_and_dogs_has_2000_training_and_1000_validation_images():
-    train_ds, val_ds = data.load_cats_and_dogs(image_size=(64, 64), batch_size=100)
-    assert train_ds.class_names == val_ds.class_names == ["cats", "dogs"]
-    train_labels = np.concatenate([y.numpy().ravel() for _, y in train_ds])
-    val_labels = np.concatenate([y.numpy().ravel() for _, y in val_ds])
-    assert np.bincount(train_labels.astype(int)).tolist() == [1000, 1000]
-    assert np.bincount(val_labels.astype(int)).tolist() == [500, 500]
+def test_cats_and_dogs_has_2000_training_and_1000_validation_photos():
+    (x_train, y_train), (x_val, y_val) = data.load_cats_and_dogs(image_size=(32, 48))
+    assert x_train.shape == (2000, 32, 48, 3) and x_val.shape == (1000, 32, 48, 3)
+    assert x_train.dtype == x_val.dtype == np.uint8 and y_train.dtype == np.int64
+    assert np.bincount(y_train).tolist() == [1000, 1000]
     # Validation keeps the folder order (all cats, then all dogs); training is shuffled.
-    assert val_labels.tolist() == [0] * 500 + [1] * 500
-    assert 0 < np.abs(np.diff(train_labels)).sum() and train_labels[:100].std() > 0
-    images, _ = next(iter(train_ds))
-    assert images.shape == (100, 64, 64, 3)
-
-
-def test_cats_and_dogs_unbatched_yields_single_images():
-    train_ds, val_ds = data.load_cats_and_dogs(image_size=(32, 48), batch_size=None)
-    image, label = next(iter(val_ds))
-    assert image.shape == (32, 48, 3) and label.shape == (1,)
-    assert int(train_ds.cardinality()) == 2000 and int(val_ds.cardinality()) == 1000
-
-
-def test_cats_and_dogs_is_reproducible_with_a_seed():
-    first = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
-    again = [y.numpy().ravel() for _, y in data.load_cats_and_dogs(seed=7, batch_size=500)[0]]
-    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(again))
+    assert y_val.tolist() == [0] * 500 + [1] * 500
+    assert 0 < y_train[:100].mean() < 1
+    assert x_train.std() > 20  # real photos, not blank arrays
 
 
 # --- Checksums and local copies ------------------------------------------------------------
@@ -101,7 +87,7 @@ def test_mirror_file_with_wrong_checksum_is_an_error(monkeypatch, tmp_path):
     mirror.mkdir()
     (mirror / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not fashion-mnist"))
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
-    with pytest.raises(DatasetError, match="SHA-256") as err:
+    with pytest.raises(DamagedFile, match="SHA-256") as err:
         data.load_fashion_mnist()
     assert str(mirror / "train-images-idx3-ubyte.gz") in str(err.value)
 
@@ -147,8 +133,24 @@ def test_idx_with_wrong_magic_number_is_an_error(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_name_lists_the_known_ones():
-    with pytest.raises(DatasetError, match="fashion-mnist"):
+    with pytest.raises(ValueError, match="fashion-mnist"):
         data.fetch("mnist")
+
+
+def test_a_malformed_checksum_list_names_its_file_and_line(monkeypatch, tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    good = f"{sha256(b'x')}  other.bin"
+    (mirror / "SHA256SUMS").write_text(f"{good}\n\nnot-a-hash train-images-idx3-ubyte.gz\n")
+    (mirror / "train-images-idx3-ubyte.gz").write_bytes(b"x")
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
+    with pytest.raises(FetchError, match=r"SHA256SUMS, line 3, is not a checksum line"):
+        data.load_fashion_mnist()
+
+
+def test_a_declared_hash_must_name_its_algorithm():
+    with pytest.raises(ValueError, match="'sha256:<hex>' or 'md5:<hex>'"):
+        RemoteFile("f.bin", "https://example.org/f.bin", hashes=("0123abcd",))
 
 
 # --- Downloads -----------------------------------------------------------------------------
@@ -164,7 +166,7 @@ def test_download_is_verified_cached_and_not_repeated(monkeypatch, http_server, 
 
 def test_download_with_wrong_checksum_keeps_nothing(monkeypatch, http_server, isolated):
     url = serve_dataset(monkeypatch, http_server, b"something else")
-    with pytest.raises(DatasetError, match="not the expected one") as err:
+    with pytest.raises(DamagedFile, match="not the expected one") as err:
         data.fetch("tiny")
     assert url in str(err.value)
     assert not isolated.exists() or list(isolated.iterdir()) == []
@@ -172,7 +174,7 @@ def test_download_with_wrong_checksum_keeps_nothing(monkeypatch, http_server, is
 
 def test_interrupted_download_leaves_no_file(monkeypatch, http_server, isolated):
     serve_dataset(monkeypatch, http_server, b"the real content", mode="cut")
-    with pytest.raises(DatasetError, match="stopped after 8 of 16 bytes"):
+    with pytest.raises(DamagedFile, match="stopped after 8 of 16 bytes"):
         data.fetch("tiny")
     assert list(isolated.iterdir()) == []
     # Once the connection is good again, the next run downloads the whole file.
@@ -184,17 +186,17 @@ def test_corrupt_cached_file_is_downloaded_again(monkeypatch, http_server, isola
     serve_dataset(monkeypatch, http_server, b"the real content")
     isolated.mkdir()
     (isolated / "tiny.bin").write_bytes(b"the real cont")  # say, a copy from an older tool
-    with pytest.warns(UserWarning, match="failed its checksum"):
+    with pytest.warns(UserWarning, match="failed its check"):
         path = data.fetch("tiny")["tiny.bin"]
     assert path.read_bytes() == b"the real content"
 
 
 def test_no_network_and_nothing_cached_fails_fast_and_says_how_to_fix(monkeypatch, isolated):
     # Port 9 on loopback refuses connections, as a machine without network does.
-    rf = RemoteFile("tiny.bin", "http://127.0.0.1:9/tiny.bin", sha256(b"x"))
+    rf = RemoteFile("tiny.bin", "http://127.0.0.1:9/tiny.bin", (f"sha256:{sha256(b'x')}",))
     monkeypatch.setitem(data.DATASETS, "tiny", Dataset("tiny", files=(rf,)))
     start = time.perf_counter()
-    with pytest.raises(DatasetError) as err:
+    with pytest.raises(MissingFile) as err:
         data.fetch("tiny")
     assert time.perf_counter() - start < 10
     message = str(err.value)
@@ -206,7 +208,7 @@ def test_a_server_that_never_answers_times_out(monkeypatch, http_server, isolate
     serve_dataset(monkeypatch, http_server, b"the real content", mode="hang")
     monkeypatch.setattr(fetch, "DOWNLOAD_TIMEOUT_S", 1)
     start = time.perf_counter()
-    with pytest.raises(DatasetError, match="LABHELPERS_DATA_DIR"):
+    with pytest.raises(MissingFile, match="LABHELPERS_DATA_DIR"):
         data.fetch("tiny")
     assert time.perf_counter() - start < 10
     assert list(isolated.iterdir()) == []
@@ -219,20 +221,21 @@ def test_fashion_mnist_without_any_source_names_the_fixes(monkeypatch, isolated)
         Dataset(
             "fashion-mnist",
             files=tuple(
-                RemoteFile(rf.name, "http://127.0.0.1:9/" + rf.name, rf.sha256)
+                RemoteFile(rf.name, "http://127.0.0.1:9/" + rf.name, rf.hashes)
                 for rf in data.DATASETS["fashion-mnist"].files
             ),
             system_dirs=(str(isolated / "nowhere"),),
             hint=data.DATASETS["fashion-mnist"].hint,
         ),
     )
-    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
+    with pytest.raises(MissingFile, match="apt-get install dataset-fashion-mnist"):
         data.load_fashion_mnist()
 
 
 # --- Cats vs dogs archives -----------------------------------------------------------------
 
 
+@functools.cache  # every archive reuses a few encoded images: encode each once
 def jpeg_bytes(seed: int) -> bytes:
     pixels = np.random.default_rng(seed).integers(0, 255, (20, 24, 3), dtype=np.uint8)
     out = io.BytesIO()
@@ -270,10 +273,25 @@ def zip_mirror(monkeypatch, tmp_path):
 
 def test_small_valid_archive_is_extracted_once(zip_mirror, tmp_path):
     zip_mirror(make_zip)
-    train_ds, val_ds = data.load_cats_and_dogs(image_size=(16, 16), batch_size=4)
-    assert sum(int(y.shape[0]) for _, y in train_ds) == 6
-    assert (tmp_path / "cache" / "cats_and_dogs_filtered" / "validation" / "dogs").is_dir()
+    (x_train, y_train), (x_val, y_val) = data.load_cats_and_dogs(image_size=(16, 16))
+    assert x_train.shape == (6, 16, 16, 3) and sorted(y_train) == [0, 0, 0, 1, 1, 1]
+    assert y_val.tolist() == [0, 0, 0, 1, 1, 1]
+    extracted = tmp_path / "cache" / "cats_and_dogs_filtered"
+    assert (extracted / "validation" / "dogs").is_dir()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["cats_and_dogs_filtered"]
+    inode = extracted.stat().st_ino
+    data.load_cats_and_dogs(image_size=(16, 16))
+    assert extracted.stat().st_ino == inode  # not extracted a second time
+
+
+def test_cats_and_dogs_training_order_is_set_by_the_seed(zip_mirror):
+    zip_mirror(make_zip)
+    (first, labels), _ = data.load_cats_and_dogs(image_size=(16, 16), seed=7)
+    (again, labels_again), _ = data.load_cats_and_dogs(image_size=(16, 16), seed=7)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(labels, labels_again)
+    orders = {tuple(data.load_cats_and_dogs(image_size=(16, 16), seed=s)[0][1]) for s in range(6)}
+    assert len(orders) > 1, "another seed, another order"
 
 
 def test_truncated_zip_is_an_error_and_leaves_nothing(zip_mirror, tmp_path):
@@ -332,9 +350,9 @@ def test_non_image_file_in_an_extracted_copy_is_named_by_path(zip_mirror, tmp_pa
 def test_canonical_zip_of_the_wrong_size_is_rejected(monkeypatch, http_server, isolated):
     base, routes, _ = http_server
     routes["/c.zip"] = (b"PK" + b"\0" * 100, "ok")
-    rf = RemoteFile("cats_and_dogs_filtered.zip", f"{base}/c.zip", None, size=68_606_236)
+    rf = RemoteFile("cats_and_dogs_filtered.zip", f"{base}/c.zip", size=68_606_236)
     monkeypatch.setitem(data.DATASETS, "cats-and-dogs", Dataset("cats-and-dogs", files=(rf,)))
-    with pytest.raises(DatasetError, match="102 bytes, expected 68606236"):
+    with pytest.raises(DamagedFile, match="102 bytes, expected 68606236"):
         data.load_cats_and_dogs()
     assert list(isolated.iterdir()) == []
 
@@ -430,19 +448,5 @@ def test_truncated_flowers_archive_is_an_error_and_leaves_nothing(tgz_mirror, tm
 def test_flowers_mirror_copy_with_wrong_checksum_is_refused(tgz_mirror):
     mirror = tgz_mirror()
     (mirror / "SHA256SUMS").write_text(f"{'0' * 64}  17flowers.tgz\n")
-    with pytest.raises(DatasetError, match="SHA-256"):
+    with pytest.raises(DamagedFile, match="SHA-256"):
         data.load_flowers17()
-
-
-def test_cached_batches_keep_every_image_after_a_partial_first_pass():
-    # Regression: tf.data keeps a partial cache when the first pass stops early, as
-    # next(iter(...)) does to look at one photo; later epochs then saw only that first batch.
-    _, val_ds = data.load_cats_and_dogs(image_size=(32, 32), batch_size=None)
-    batches = data.cached_batches(val_ds.shard(num_shards=8, index=0), batch_size=32)
-
-    first_images, _ = next(iter(batches))
-    labels = np.concatenate([y.numpy().ravel() for _, y in batches])
-
-    assert first_images.dtype == "uint8" and first_images.shape == (32, 32, 32, 3)
-    assert len(labels) == 125 and labels.sum() == 62  # every eighth of 500 cats and 500 dogs
-    assert len(np.concatenate([y.numpy().ravel() for _, y in batches])) == 125

@@ -97,6 +97,29 @@ def test_every_link_resolves_to_a_file_in_the_repository(path):
     assert not missing, f"links in {path.name} to files that do not exist:\n" + "\n".join(missing)
 
 
+def heading_anchors(path: Path) -> set[str]:
+    """The anchors JupyterLab gives a notebook's headings: their text, spaces as hyphens."""
+    anchors = set()
+    for line in markdown_of(path).splitlines():
+        if re.match(r"#{1,6} ", line):
+            text = re.sub(r"[`*]", "", line.lstrip("#").strip())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_to_a_section_finds_its_heading(path):
+    broken = []
+    for url in links(path):
+        parts = urlsplit(url)
+        if parts.netloc or not parts.fragment or not parts.path.endswith(".ipynb"):
+            continue
+        target = (path.parent / unquote(parts.path)).resolve()
+        if unquote(parts.fragment) not in heading_anchors(target):
+            broken.append(url)
+    assert not broken, f"links in {path.name} to sections that do not exist: {broken}"
+
+
 @pytest.mark.parametrize("path", SOURCES + STUDENT, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_badges_open_this_very_notebook(path):
     nb = nbformat.read(path, as_version=4)

@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 
 from labhelpers import models
-from labhelpers.models import WeightsError, cats_dogs_cnn
+from labhelpers.fetch import DamagedFile, MissingFile, RemoteFile
+from labhelpers.models import cats_dogs_cnn
 
 NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 SMALL = (32, 32, 3)  # the weights do not depend on the image size; small keeps tests fast
+REAL_WEIGHTS_SPEC = models.weights_spec
 
 
 def write_vgg16_notop(path: Path, seed: int) -> dict[str, np.ndarray]:
@@ -60,15 +62,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def serve_vgg16_from(monkeypatch, base_url: str, hashes: tuple[str, ...] | None = None) -> None:
+    """Make VGG16's weights come from ``base_url``, checked against ``hashes`` if given.
+
+    Only the address (and, with ``hashes``, what a good copy is) changes: the file name, and
+    everything the resolution chain does with it, stay those of the real registry.
+    """
+
+    def spec(arch, input_shape):
+        build, rf = REAL_WEIGHTS_SPEC(arch, input_shape)
+        url = base_url + rf.url.removeprefix(models.KERAS_WEIGHTS_URL)
+        return build, RemoteFile(rf.name, url, rf.hashes if hashes is None else hashes, rf.size)
+
+    monkeypatch.setattr(models, "weights_spec", spec)
+
+
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
-    """No mirror, an empty Keras cache, full mode, and a download site that refuses."""
+    """No mirror, an empty Keras cache, and a download site that refuses."""
     monkeypatch.delenv("LABHELPERS_DATA_DIR", raising=False)
-    monkeypatch.delenv("LABHELPERS_FAST", raising=False)
-    monkeypatch.delenv(models.RANDOM_WEIGHTS_VAR, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     # Port 9 on loopback refuses connections, as a machine without network does.
-    monkeypatch.setattr(models, "_KERAS_WEIGHTS_URL", "http://127.0.0.1:9/")
+    serve_vgg16_from(monkeypatch, "http://127.0.0.1:9/")
     return tmp_path
 
 
@@ -96,9 +111,9 @@ def test_mirror_weights_with_the_wrong_hash_are_refused(offline, monkeypatch):
     write_vgg16_notop(mirror / NOTOP, seed=1)
     (mirror / "SHA256SUMS").write_text(f"{'0' * 64}  {NOTOP}\n")
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
-    monkeypatch.setenv("LABHELPERS_FAST", "1")  # even fast mode does not fall back here
-    with pytest.raises(WeightsError, match="damaged or not the expected file") as err:
-        models.vgg16_base(SMALL)
+    # Even a run that allows random weights does not fall back here.
+    with pytest.raises(DamagedFile, match="damaged or not the expected file") as err:
+        models.vgg16_base(SMALL, allow_random_weights=True)
     assert str(mirror / NOTOP) in str(err.value) and "SHA-256" in str(err.value)
 
 
@@ -108,7 +123,7 @@ def test_mirror_weights_not_listed_must_match_the_keras_hash(offline, monkeypatc
     write_vgg16_notop(mirror / NOTOP, seed=1)
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
     with pytest.raises(
-        WeightsError, match=f"its MD5 is [0-9a-f]+, expected {models.VGG16_NOTOP_MD5}"
+        DamagedFile, match="its MD5 is [0-9a-f]+; expected MD5 6d6bbae143d832006294945121d1f1fc"
     ):
         models.vgg16_base(SMALL)
 
@@ -118,7 +133,7 @@ def test_weights_in_the_keras_cache_are_checked_by_their_md5(offline, monkeypatc
     cache.mkdir(parents=True)
     kernels = write_vgg16_notop(cache / NOTOP, seed=2)
     # Stand in for Keras's published MD5 with the one of our file.
-    monkeypatch.setattr(models, "VGG16_NOTOP_MD5", md5(cache / NOTOP))
+    serve_vgg16_from(monkeypatch, "http://127.0.0.1:9/", hashes=(f"md5:{md5(cache / NOTOP)}",))
     base, pretrained = models.vgg16_base(SMALL)
     assert pretrained and models.weights_file() == cache / NOTOP
     assert_loaded(base, kernels)
@@ -131,8 +146,7 @@ def test_weights_are_downloaded_into_the_keras_cache_and_verified(
     served = offline / "served.h5"
     kernels = write_vgg16_notop(served, seed=3)
     routes[f"/vgg16/{NOTOP}"] = (served.read_bytes(), "ok")
-    monkeypatch.setattr(models, "_KERAS_WEIGHTS_URL", base_url + "/")
-    monkeypatch.setattr(models, "VGG16_NOTOP_MD5", md5(served))
+    serve_vgg16_from(monkeypatch, base_url + "/", hashes=(f"md5:{md5(served)}",))
     base, pretrained = models.vgg16_base(SMALL)
     assert pretrained and (offline / "keras" / "models" / NOTOP).is_file()
     assert_loaded(base, kernels)
@@ -145,15 +159,15 @@ def test_downloaded_weights_with_the_wrong_hash_are_refused(offline, monkeypatch
     served = offline / "served.h5"
     write_vgg16_notop(served, seed=3)
     routes[f"/vgg16/{NOTOP}"] = (served.read_bytes(), "ok")
-    monkeypatch.setattr(models, "_KERAS_WEIGHTS_URL", base_url + "/")
-    with pytest.raises(WeightsError, match="not the expected one: its MD5"):
+    serve_vgg16_from(monkeypatch, base_url + "/")  # the real MD5, which our file fails
+    with pytest.raises(DamagedFile, match="not the expected one: its MD5"):
         models.vgg16_base(SMALL)
     assert list((offline / "keras" / "models").iterdir()) == []
 
 
-def test_missing_weights_in_full_mode_are_a_fast_clear_error(offline):
+def test_missing_weights_are_a_fast_clear_error(offline):
     start = time.perf_counter()
-    with pytest.raises(WeightsError) as err:
+    with pytest.raises(MissingFile) as err:
         models.vgg16_base(SMALL)
     assert time.perf_counter() - start < 10
     message = str(err.value)
@@ -161,26 +175,55 @@ def test_missing_weights_in_full_mode_are_a_fast_clear_error(offline):
     assert f"copy it into {offline / 'keras' / 'models'}" in message
 
 
-def test_missing_weights_in_fast_mode_fall_back_loudly_to_random(offline, monkeypatch, capsys):
-    monkeypatch.setenv("LABHELPERS_FAST", "1")
-    base, pretrained = models.vgg16_base(SMALL)
+def test_missing_weights_fall_back_loudly_to_random_when_allowed(offline, capsys):
+    base, pretrained = models.vgg16_base(SMALL, allow_random_weights=True)
     assert pretrained is False and base.name == "vgg16_RANDOM_WEIGHTS"
     out = capsys.readouterr().out
     assert "NO IMAGENET WEIGHTS" in out and "imagenet_weights = 0" in out
     assert base.output_shape == (None, 1, 1, 512)
 
 
-def test_the_developer_switch_allows_random_weights_in_full_mode(offline, monkeypatch, capsys):
-    monkeypatch.setenv(models.RANDOM_WEIGHTS_VAR, "1")
-    base, pretrained = models.vgg16_base(SMALL)
-    assert not pretrained and "RANDOM_WEIGHTS" in base.name
-    assert f"{models.RANDOM_WEIGHTS_VAR}=1" in capsys.readouterr().out
-
-
-def test_mobilenet_v2_falls_back_in_fast_mode_too(offline, monkeypatch):
-    monkeypatch.setenv("LABHELPERS_FAST", "1")
-    base, pretrained = models.pretrained_base("mobilenet_v2", (96, 96, 3))
+def test_mobilenet_v2_falls_back_when_allowed_too(offline, monkeypatch):
+    base, pretrained = models.pretrained_base(
+        "mobilenet_v2", (96, 96, 3), allow_random_weights=True
+    )
     assert not pretrained and base.output_shape == (None, 3, 3, 1280)
+
+
+class _AskedFor(Exception):
+    """Raised by our stand-in for Keras' downloader, carrying what Keras asked it for."""
+
+
+@pytest.mark.parametrize(
+    ("arch", "build", "size"),
+    [
+        ("vgg16", keras.applications.VGG16, 128),
+        ("mobilenet_v2", keras.applications.MobileNetV2, 128),
+        ("mobilenet_v2", keras.applications.MobileNetV2, 224),
+    ],
+)
+def test_weights_registry_matches_what_the_installed_keras_downloads(
+    arch, build, size, monkeypatch
+):
+    # Keras' own application code names the file, its address and its hash; we ask it (with
+    # its downloader replaced, so nothing is fetched) and compare with our registry.
+    from keras.src.utils import file_utils
+
+    def asked_for(fname, origin=None, file_hash=None, **kwargs):
+        raise _AskedFor(fname, origin, file_hash)
+
+    monkeypatch.setattr(file_utils, "get_file", asked_for)
+    with pytest.raises(_AskedFor) as asked:
+        build(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+    fname, origin, file_hash = asked.value.args
+    _, rf = models.weights_spec(arch, (size, size, 3))
+    assert (rf.name, rf.url) == (fname, origin)
+    if file_hash is None:
+        # Keras publishes no hash for this file (MobileNetV2): the download is checked by size.
+        assert rf.hashes == () and rf.size is not None
+    else:
+        algorithm = "md5" if len(file_hash) == 32 else "sha256"  # as Keras' get_file decides
+        assert rf.hashes == (f"{algorithm}:{file_hash}",)
 
 
 def test_unknown_base_is_named():
@@ -252,3 +295,53 @@ def test_clear_session_lets_the_graphs_of_trained_models_go():
 
     assert _traced_graphs() <= before
     kept.fit(x, y, epochs=1, batch_size=3, verbose=0)  # a new batch size: traced again
+
+
+def test_predict_in_batches_matches_one_big_predict_and_keeps_the_dtype():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    inputs = np.random.default_rng(0).integers(0, 255, (10, 4)).astype("uint8")
+    expected = model.predict(inputs.astype("float32") / 255, verbose=0)
+
+    outputs = models.predict_in_batches(model, inputs, preprocess=lambda x: x / 255, batch_size=3)
+    assert outputs.dtype == np.float32 and outputs.shape == (10, 3)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-6)
+    small = models.predict_in_batches(model, inputs, batch_size=4, dtype="float16")
+    assert small.dtype == np.float16 and small.shape == (10, 3)
+    with pytest.raises(ValueError, match="no inputs"):
+        models.predict_in_batches(model, inputs[:0])
+
+
+def test_array_batches_serve_float32_in_a_seeded_new_order_every_epoch():
+    x = np.arange(10, dtype="float16").reshape(10, 1)
+    y = np.arange(10)
+    ordered = models.ArrayBatches(x, y, batch_size=4)
+    assert len(ordered) == 3
+    first_x, first_y = ordered[0]
+    assert first_x.dtype == np.float32 and first_y.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(first_x.ravel(), first_y)  # rows stay paired
+
+    def epoch(batches):
+        return np.concatenate([batches[i][1] for i in range(len(batches))])
+
+    shuffled = models.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
+    one = epoch(shuffled)
+    shuffled.on_epoch_end()
+    two = epoch(shuffled)
+    assert sorted(one) == sorted(two) == list(range(10)) and one.tolist() != two.tolist()
+    again = models.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
+    np.testing.assert_array_equal(epoch(again), one)  # the same seed, the same story
+    with pytest.raises(ValueError, match="one label per input"):
+        models.ArrayBatches(x, y[:5])
+
+
+def test_array_batches_train_a_model_and_let_go_of_their_arrays():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float16")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    batches = models.ArrayBatches(x, y, batch_size=16, shuffle_seed=0)
+    model.fit(batches, epochs=1, verbose=0)
+    assert model.predict(models.ArrayBatches(x, y), verbose=0).shape == (64, 1)
+    batches.release()
+    assert batches.x is None and batches.y is None

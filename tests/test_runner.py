@@ -33,9 +33,10 @@ def write_notebook(path, *sources):
 def test_runner_reports_figures_memory_and_failures(tmp_path, capsys):
     good = write_notebook(
         tmp_path / "01_good.ipynb",
-        "import labhelpers",
+        "import labhelpers\ncourse = labhelpers.course.from_environment()",
         "block = bytearray(300 * 2**20)  # touch 300 MB so that the peak shows it",
-        "labhelpers.report('fast', labhelpers.fast_mode())\nlabhelpers.report('answer', 42)",
+        "import time\ntime.sleep(3)",
+        "labhelpers.report('fast', course.fast)\nlabhelpers.report('answer', 42)",
     )
     bad = write_notebook(tmp_path / "02_bad.ipynb", "x = 1", "1 / 0", "never = 'reached'")
     out = tmp_path / "out"
@@ -47,6 +48,10 @@ def test_runner_reports_figures_memory_and_failures(tmp_path, capsys):
     first, second = report["results"]
     assert first["status"] == "ok" and first["figures"] == {"fast": 1.0, "answer": 42.0}
     assert first["peak_mem_mb"] > 300
+    # Every cell's time, in order, with its first line.
+    assert [c["cell"] for c in first["cells"]] == [0, 1, 2, 3]
+    assert first["cells"][2]["source"] == "import time"
+    assert 3 <= first["cells"][2]["seconds"] < first["wall_s"]
     assert second["status"] == "failed"
     assert second["error"].startswith("cell 1:") and "ZeroDivisionError" in second["error"]
     # Executed copies are saved, the failing one with its traceback.
@@ -54,13 +59,22 @@ def test_runner_reports_figures_memory_and_failures(tmp_path, capsys):
     assert executed.cells[1].outputs[0].ename == "ZeroDivisionError"
     table = (out / "report.md").read_text()
     assert "| 01_good.ipynb | ok |" in table and "answer = 42" in table
-    assert "| 02_bad.ipynb | failed: cell 1:" in capsys.readouterr().out
+    assert "## Slowest cells" in table and "- cell 2: 3." in table and "`import time`" in table
+    assert "peak memory reached in cell 1: `block = bytearray" in table
+    # The machine is named: its CPU, cores and whether it has AVX-512.
+    assert report["machine"] in table and " cores, " in report["machine"]
+    assert "AVX-512" in report["machine"]
+    printed = capsys.readouterr()
+    assert "| 02_bad.ipynb | failed: cell 1:" in printed.out
+    # Kernels talk over Unix sockets: no warning about unencrypted TCP.
+    assert "TCP" not in printed.out + printed.err
 
 
 EXPECTING = (
     "import labhelpers\n"
     "labhelpers.report('accuracy', 0.91, at_least=0.87)\n"
-    "labhelpers.report('gap', 0.30, at_most=0.10)"
+    "labhelpers.report('gap', 0.30, at_most=0.10)\n"
+    "labhelpers.report('ratio', float('nan'), at_most=0.5)"
 )
 
 
@@ -72,9 +86,9 @@ def test_full_mode_fails_a_figure_outside_its_expectation(tmp_path, monkeypatch)
     assert main(["run", "--output", str(out), str(nb)]) == 1
 
     result = json.loads((out / "report.json").read_text())["results"][0]
-    assert result["status"] == "failed" and result["missed"] == ["gap"]
-    assert result["expected"] == {"accuracy": ">= 0.87", "gap": "<= 0.1"}
-    assert "outside expectation: gap" in result["error"]
+    assert result["status"] == "failed" and result["missed"] == ["gap", "ratio"]
+    assert result["expected"] == {"accuracy": ">= 0.87", "gap": "<= 0.1", "ratio": "<= 0.5"}
+    assert "outside expectation: gap, ratio" in result["error"]
     table = (out / "report.md").read_text()
     assert "accuracy = 0.91 (expected >= 0.87: ok)" in table
     assert "gap = 0.3 (expected <= 0.1: **outside**)" in table
@@ -87,7 +101,7 @@ def test_fast_mode_shows_but_does_not_check_expectations(tmp_path):
     assert main(["run", "--fast", "--output", str(out), str(nb)]) == 0
 
     result = json.loads((out / "report.json").read_text())["results"][0]
-    assert result["status"] == "ok" and result["missed"] == ["gap"]
+    assert result["status"] == "ok" and result["missed"] == ["gap", "ratio"]
     assert (
         "gap = 0.3 (expected <= 0.1: not checked in fast mode)" in (out / "report.md").read_text()
     )
@@ -97,7 +111,8 @@ def test_runner_full_mode_exit_code_zero_and_html(tmp_path, monkeypatch):
     monkeypatch.delenv("LABHELPERS_FAST", raising=False)
     nb = write_notebook(
         tmp_path / "01.ipynb",
-        "import labhelpers; labhelpers.report('fast', labhelpers.fast_mode(), at_most=0)",
+        "import labhelpers\n"
+        "labhelpers.report('fast', labhelpers.course.from_environment().fast, at_most=0)",
         "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
     )
     assert main(["run", "--html", "--output", str(tmp_path / "out"), str(nb)]) == 0
@@ -117,17 +132,20 @@ def course_copy(tmp_path):
     shutil.copy(REPO / "pyproject.toml", root)
     lab = (
         "import labhelpers\n"
+        "course = labhelpers.course.from_environment()\n"
         "print('Epoch 1/2 - loss: 0.69', flush=True)\n"
         "import time; time.sleep(2.5)\n"
-        "labhelpers.report('accuracy', 0.9, at_least=0.87)"
+        "labhelpers.report('accuracy', 0.9, at_least=0.87)\n"
+        "labhelpers.report('fast', course.fast)\n"
+        "labhelpers.report('random_weights', course.allow_random_weights)"
     )
     write_notebook(root / "notebooks" / "01_lab.ipynb", lab)
     write_notebook(root / "notebooks" / "student" / "01_lab.ipynb", lab)
     return root
 
 
-def run_cli(*args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "LABHELPERS_FAST"}
+def run_cli(*args, cwd, **extra_env):
+    env = {k: v for k, v in os.environ.items() if k != "LABHELPERS_FAST"} | extra_env
     return subprocess.run(
         [sys.executable, "-m", "labhelpers", *args],
         cwd=cwd,
@@ -146,7 +164,7 @@ def test_readme_command_with_defaults_from_the_repository_root(course_copy):
     out = course_copy / "build" / "course"
     report = json.loads((out / "report.json").read_text())
     assert [r["notebook"] for r in report["results"]] == ["01_lab.ipynb"]
-    assert report["results"][0]["figures"] == {"accuracy": 0.9}
+    assert report["results"][0]["figures"] == {"accuracy": 0.9, "fast": 1, "random_weights": 1}
     assert (out / "01_lab.ipynb").is_file()
     # The progress bar shows what the kernel is printing inside a long cell.
     assert "Epoch 1/2 - loss: 0.69" in done.stderr
@@ -162,5 +180,38 @@ def test_relative_output_from_another_folder_and_notebooks_in_subfolders(course_
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((elsewhere / "out" / "report.json").read_text())
     assert [r["notebook"] for r in report["results"]] == ["01_lab.ipynb", "student/01_lab.ipynb"]
-    assert all(r["figures"] == {"accuracy": 0.9} for r in report["results"])
+    assert all(r["figures"]["accuracy"] == 0.9 for r in report["results"])
     assert (elsewhere / "out" / "student" / "01_lab.ipynb").is_file()
+
+
+def test_run_without_fast_runs_full_mode_whatever_the_shell_says(course_copy):
+    done = run_cli("run", cwd=course_copy, LABHELPERS_FAST="1", LABHELPERS_RANDOM_WEIGHTS="1")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((course_copy / "build" / "course" / "report.json").read_text())
+    assert report["mode"] == "full" and "full mode" in done.stdout
+    assert report["results"][0]["figures"] == {"accuracy": 0.9, "fast": 0, "random_weights": 0}
+
+
+def test_random_weights_reach_the_notebook_through_its_settings(course_copy):
+    done = run_cli("run", "--random-weights", cwd=course_copy)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((course_copy / "build" / "course" / "report.json").read_text())
+    assert report["results"][0]["figures"] == {"accuracy": 0.9, "fast": 0, "random_weights": 1}
+
+
+def test_each_kernel_is_shut_down_before_the_next_lab_starts(tmp_path):
+    """One lab's kernel (and its memory) is gone before the next lab starts."""
+    pid = "import os\nlabhelpers.report('pid', os.getpid())"
+    first = write_notebook(tmp_path / "01.ipynb", "import labhelpers", pid)
+    probe = (
+        "import os, labhelpers\nlabhelpers.report('first_alive', os.path.exists(f'/proc/{FIRST}'))"
+    )
+    main(["run", "--fast", "--output", str(tmp_path / "out"), str(first)])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    first_pid = int(report["results"][0]["figures"]["pid"])
+    second = write_notebook(tmp_path / "02.ipynb", probe.replace("FIRST", str(first_pid)))
+    main(["run", "--fast", "--output", str(tmp_path / "out2"), str(second)])
+    report = json.loads((tmp_path / "out2" / "report.json").read_text())
+    assert report["results"][0]["figures"] == {"first_alive": 0.0}

@@ -11,8 +11,9 @@ never the solution. Write one with :func:`exercise`::
 
 The decorator handles an answer left as ``None`` (a friendly "not answered yet"; a check can
 also raise :class:`NotAnswered`, e.g. when a function to write still returns None), turns an
-error raised while checking into a message instead of a traceback, prints the verdict and
-returns it; ``bool(verdict)`` says whether the answer passed.
+error raised while checking into a message instead of a traceback (a check raises
+:class:`WrongAnswer` to say itself what is malformed), prints the verdict and returns it;
+``bool(verdict)`` says whether the answer passed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 __all__ = [
     "NotAnswered",
     "Verdict",
+    "WrongAnswer",
     "exercise",
     "final_activation",
     "model_output_shape",
@@ -38,6 +40,11 @@ PASS, FAIL, TODO = "✅", "❌", "✏️"
 
 class NotAnswered(Exception):
     """Raised by a check that finds the answer still blank (a function that returns None)."""
+
+
+class WrongAnswer(Exception):
+    """Raised by a check that finds an answer malformed (a wrong type or shape, nan); its
+    message, phrased for the student, is the verdict."""
 
 
 class Verdict:
@@ -162,6 +169,8 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdic
                 check(*bound.args, **bound.kwargs)
             except NotAnswered as blank:
                 verdict.not_answered(str(blank))
+            except WrongAnswer as problem:
+                verdict.fail(str(problem))
             except Exception as error:  # noqa: BLE001 - any malformed answer lands here
                 verdict.fail(
                     f"checking your answer raised {type(error).__name__}: {error}. "

@@ -96,8 +96,8 @@ def exercise_2(verdict: Verdict, bonus_model: Any) -> None:
         f"conv2 should have a 5 x 5 kernel, yours is {kernels[1][0]} x {kernels[1][1]}",
     )
     verdict.expect(
-        [layer.filters for layer in convs] == [32, 64],
-        "keep the filters of section 7: 32 in conv1, 64 in conv2",
+        [layer.filters for layer in convs] == [16, 64],
+        "keep the filters of section 7: 16 in conv1, 64 in conv2",
     )
     flatten = [layer for layer in bonus_model.layers if type(layer).__name__ == "Flatten"]
     if flatten:

@@ -1,0 +1,207 @@
+"""The course settings, and the protocol between a lab notebook and the course runner.
+
+A lab's setup cell makes one call, ``course = labhelpers.setup(seed=42)``. It seeds every
+random generator, applies the display settings and returns the :class:`Course`: whether this
+run is fast (little data, few epochs, as in CI) and how to shrink the data and the epochs in
+one way for every lab. Back to the runner go the headline figures, through :func:`report`.
+
+This module is the only one that reads labhelpers' environment variables. The course runner
+sets them in each kernel's own environment (:func:`kernel_environment`); a student's kernel,
+which has none of them, runs in full mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "CACHE_DIR_VAR",
+    "DATA_DIR_VAR",
+    "FAST_VAR",
+    "RANDOM_WEIGHTS_VAR",
+    "REPORT_FILE_VAR",
+    "Course",
+    "cache_dir",
+    "expectation",
+    "from_environment",
+    "kernel_environment",
+    "keras_cache_dir",
+    "mirror_dir",
+    "read_reports",
+    "report",
+    "setup",
+    "stratified_sample",
+]
+
+FAST_VAR = "LABHELPERS_FAST"  # "1": fast mode
+RANDOM_WEIGHTS_VAR = "LABHELPERS_RANDOM_WEIGHTS"  # "1": random weights where none can be had
+REPORT_FILE_VAR = "LABHELPERS_REPORT_FILE"  # where report() appends the figures, for the runner
+DATA_DIR_VAR = "LABHELPERS_DATA_DIR"  # a local mirror of the datasets and weights
+CACHE_DIR_VAR = "LABHELPERS_CACHE_DIR"  # where downloads and extracted archives go
+
+T = TypeVar("T")
+
+
+def stratified_sample(labels: Any, size: int, seed: int) -> np.ndarray:
+    """Indices of ``size`` items drawn with every class in its share, in their original order.
+
+    The one subset recipe of the course: Fashion-MNIST, cats and dogs and flowers are all cut
+    the same way in fast mode, so that every class stays represented.
+    """
+    labels = np.asarray(labels).ravel()
+    if size >= len(labels):
+        return np.arange(len(labels))
+    from sklearn.model_selection import train_test_split
+
+    chosen, _ = train_test_split(
+        np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
+    )
+    return np.sort(chosen)
+
+
+@dataclass(frozen=True)
+class Course:
+    """How this run of a lab is set: fast or full, its seed, random weights allowed or not."""
+
+    fast: bool = False
+    seed: int = 42
+    random_weights: bool = False  # pre-trained bases may start from random weights
+
+    @property
+    def mode(self) -> str:
+        """``"fast"`` or ``"full"``."""
+        return "fast" if self.fast else "full"
+
+    @property
+    def allow_random_weights(self) -> bool:
+        """Whether a pre-trained base may fall back to random weights when none can be had."""
+        return self.fast or self.random_weights
+
+    def pick(self, full: T, fast: T) -> T:
+        """The full-mode value, or the fast-mode one, e.g. ``course.pick(5, fast=3)`` folds."""
+        return fast if self.fast else full
+
+    def epochs(self, full: int, fast: int = 2) -> int:
+        """How many epochs a training gets: ``full``, or ``fast`` in fast mode."""
+        return min(full, fast) if self.fast else full
+
+    def subset(self, x: Any, y: Any, fast: int) -> tuple[Any, Any]:
+        """``(x, y)`` whole, or in fast mode ``fast`` of them, stratified by ``y``."""
+        if not self.fast:
+            return x, y
+        keep = stratified_sample(y, fast, self.seed)
+        return x[keep], y[keep]
+
+
+def from_environment(seed: int = 42) -> Course:
+    """The settings this kernel was started with (full mode when nothing is set)."""
+    return Course(
+        fast=os.environ.get(FAST_VAR) == "1",
+        seed=seed,
+        random_weights=os.environ.get(RANDOM_WEIGHTS_VAR) == "1",
+    )
+
+
+def setup(seed: int = 42) -> Course:
+    """Seed Python, NumPy and Keras, apply the display settings, print the versions and mode.
+
+    Returns:
+        The :class:`Course` of this run; pass its values to the code that needs them.
+    """
+    import keras
+    import tensorflow as tf
+
+    from labhelpers.plots import setup_display
+
+    course = from_environment(seed)
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow: reruns tell one story
+    setup_display()
+    print(
+        f"Keras {keras.__version__}, TensorFlow {tf.__version__}, {course.mode} mode"
+        + (" (small data, few epochs: the numbers mean little)" if course.fast else "")
+    )
+    return course
+
+
+def expectation(at_least: float | None, at_most: float | None) -> str:
+    """An expectation in words, e.g. ">= 0.87" or "0.1 to 0.3" ("" for none)."""
+    if at_least is not None and at_most is not None:
+        return f"{at_least:g} to {at_most:g}"
+    if at_least is not None:
+        return f">= {at_least:g}"
+    return f"<= {at_most:g}" if at_most is not None else ""
+
+
+def report(
+    name: str, value: float, *, at_least: float | None = None, at_most: float | None = None
+) -> float:
+    """Record a headline figure for the course runner, print it, and return it.
+
+    Args:
+        name: the figure's name in the runner's table, e.g. ``"test_accuracy"``.
+        value: the figure.
+        at_least: what a full run on a typical laptop CPU reaches at least, if anything.
+        at_most: what a full run stays below, if anything (a gap, a loss, seconds). The runner
+            shows the figure beside its expectation and, in full mode only, fails the lab when
+            the figure is outside it. Fast mode trains too little to be held to it.
+    """
+    value = float(value)
+    expected = expectation(at_least, at_most)
+    print(f"{name}: {value:.4f}" + (f" (full mode expects {expected})" if expected else ""))
+    path = os.environ.get(REPORT_FILE_VAR)
+    if path:
+        item = {"name": name, "value": value, "at_least": at_least, "at_most": at_most}
+        with open(path, "a") as f:
+            f.write(json.dumps(item) + "\n")
+    return value
+
+
+def read_reports(path: Path) -> list[dict[str, Any]]:
+    """The figures a kernel reported into ``path``, in order (none if it reported none)."""
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def kernel_environment(
+    base: dict[str, str], *, fast: bool, random_weights: bool, report_file: Path
+) -> dict[str, str]:
+    """The environment for a lab's kernel: ``base`` with this run's settings written over it.
+
+    Every setting is written, "0" included, so that a value left in the caller's shell (say
+    ``LABHELPERS_FAST=1``) never changes the mode the runner was asked for.
+    """
+    return {
+        **base,
+        FAST_VAR: "1" if fast else "0",
+        RANDOM_WEIGHTS_VAR: "1" if random_weights else "0",
+        REPORT_FILE_VAR: str(report_file),
+    }
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror named by ``LABHELPERS_DATA_DIR``, if it is set."""
+    mirror = os.environ.get(DATA_DIR_VAR)
+    return Path(mirror).expanduser() if mirror else None
+
+
+def cache_dir() -> Path:
+    """The download cache: ``LABHELPERS_CACHE_DIR``, the repository's ``data/``, or ~/.cache."""
+    if os.environ.get(CACHE_DIR_VAR):
+        return Path(os.environ[CACHE_DIR_VAR]).expanduser()
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file() and (repo / "data").is_dir():
+        return repo / "data"
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg) / "labhelpers"
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` (``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser() / "models"
