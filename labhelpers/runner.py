@@ -303,7 +303,12 @@ def _markdown(results: list[NotebookResult], meta: dict) -> str:
         for c in r.slowest():
             share = f"{c.seconds / r.wall_s:.0%}" if r.wall_s else ""
             lines.append(f"- cell {c.cell}: {c.seconds} s ({share}) `{c.source}`")
-        reached = next((c for c in r.cells if c.peak_mem_mb == r.peak_mem_mb), None)
+        # The first cell that brought the peak within a few MiB of its final value: the few
+        # kilobytes that a later import or report call adds must not hide the cell that
+        # really raised it.
+        reached = next(
+            (c for c in r.cells if c.peak_mem_mb and c.peak_mem_mb >= r.peak_mem_mb - 5), None
+        )
         if reached is not None:
             lines.append(f"- peak memory reached in cell {reached.cell}: `{reached.source}`")
         lines.append("")

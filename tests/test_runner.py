@@ -36,7 +36,8 @@ def test_runner_reports_figures_memory_and_failures(tmp_path, capsys):
         "import labhelpers\ncourse = labhelpers.course.from_environment()",
         "block = bytearray(300 * 2**20)  # touch 300 MB so that the peak shows it",
         "import time\ntime.sleep(3)",
-        "labhelpers.report('fast', course.fast)\nlabhelpers.report('answer', 42)",
+        "labhelpers.report('fast', course.fast)\nlabhelpers.report('answer', 42)\n"
+        "more = b'y' * 2**20  # a little more later: the cell that raised the peak stays cell 1",
     )
     bad = write_notebook(tmp_path / "02_bad.ipynb", "x = 1", "1 / 0", "never = 'reached'")
     out = tmp_path / "out"
