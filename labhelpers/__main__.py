@@ -1,5 +1,6 @@
-"""Command line: ``python -m labhelpers run [--fast] [--random-weights] [--html] [NOTEBOOK ...]``
-and ``python -m labhelpers student``."""
+"""Command line: ``python -m labhelpers run [--fast] [--random-weights] [--html] [NOTEBOOK ...]``,
+``python -m labhelpers student``, ``python -m labhelpers workspace [DIR]`` (students' own
+copies), ``python -m labhelpers grading [DIR]`` and ``python -m labhelpers classroom [DIR]``."""
 
 import argparse
 import sys
@@ -26,10 +27,73 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--html", action="store_true", help="also render the executed notebooks as HTML pages"
     )
+    run.add_argument(
+        "--rerun",
+        action="store_true",
+        help="then run every cell once more, in order, in the same kernel (as students do)",
+    )
     commands.add_parser(
         "student", help="regenerate notebooks/student/ (solutions taken out) from notebooks/"
     )
+    workspace = commands.add_parser(
+        "workspace", help="copy the student versions into DIR (default my-labs), to work in"
+    )
+    workspace.add_argument("target_dir", nargs="?", type=Path, default=Path("my-labs"))
+    grading = commands.add_parser(
+        "grading", help="make DIR an nbgrader course folder: one assignment per lab (instructors)"
+    )
+    grading.add_argument("course_dir", nargs="?", type=Path, default=Path("grading"))
+    classroom = commands.add_parser(
+        "classroom",
+        help="fill DIR with every dataset and weights file the labs need, checked, for a "
+        "classroom without internet (then: export LABHELPERS_DATA_DIR=DIR)",
+    )
+    # Under build/, which git ignores, as the runner's build/course is.
+    classroom.add_argument(
+        "folder", nargs="?", type=Path, default=Path("build/classroom"), help="%(default)s"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "classroom":
+        from labhelpers.classroom import prepare, summary
+        from labhelpers.fetch import FetchError
+
+        try:
+            outcomes = prepare(args.folder)
+        except FetchError as error:  # a malformed SHA256SUMS in the folder
+            parser.exit(1, f"{error}\n")
+        for outcome in outcomes:
+            print(outcome)
+        print(summary(outcomes, args.folder))
+        return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+    if args.command == "workspace":
+        from labhelpers.student import copy_for_student
+
+        try:
+            copies = copy_for_student(args.target_dir)
+        except FileNotFoundError as error:
+            parser.error(str(error))
+        for path, copied in copies:
+            print(f"{'copied' if copied else 'kept yours'}: {path}")
+        print(f"Open the labs with: jupyter lab {args.target_dir}")
+        return 0
+
+    if args.command == "grading":
+        sources = sorted(Path("notebooks").glob("[0-9]*.ipynb"))
+        if not sources:
+            parser.error("no notebooks found: run from the repository root")
+        try:
+            from labhelpers.grading import lab_id, prepare_course
+        except ImportError as error:
+            parser.error(f"{error}: grading needs nbgrader: pip install -r requirements-dev.txt")
+        for copy in prepare_course(args.course_dir, sources):
+            print(f"{lab_id(copy)}: {copy}")
+        print(
+            f"Next, in {args.course_dir}: nbgrader generate_assignment lab1 (and so on), then "
+            "collect, autograde, generate_feedback and export (see the README)."
+        )
+        return 0
 
     if args.command == "student":
         from labhelpers.student import generate_student_versions
@@ -54,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         random_weights=args.random_weights,
         timeout=args.timeout,
         html=args.html,
+        rerun=args.rerun,
     )
     print(f"Executed notebooks and report in {args.output.resolve()}")
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from labhelpers.course import cache_dir, mirror_dir
-from labhelpers.fetch import DamagedFile, RemoteFile, resolve
+from labhelpers.fetch import DamagedFile, Lookup, RemoteFile
 
 __all__ = [
     "CATS_AND_DOGS_CLASSES",
@@ -43,6 +43,7 @@ __all__ = [
     "load_cats_and_dogs",
     "load_fashion_mnist",
     "load_flowers17",
+    "lookups",
 ]
 
 FASHION_MNIST_CLASSES = [
@@ -164,6 +165,19 @@ DATASETS: dict[str, Dataset] = {
 _FMNIST_SHAPES = {name: shape for name, _, _, shape in _FMNIST_FILES}
 
 
+def lookups(name: str) -> list[Lookup]:
+    """Each file of dataset ``name`` with the places it is looked for: mirror, system, cache."""
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
+    dataset = DATASETS[name]
+    mirror = mirror_dir()
+    local = ((mirror,) if mirror else ()) + tuple(Path(d) for d in dataset.system_dirs)
+    return [
+        Lookup(rf, local, cache_dir(), what=f"dataset {name!r}", hint=dataset.hint)
+        for rf in dataset.files
+    ]
+
+
 def fetch(name: str) -> dict[str, Path]:
     """Find or download every file of dataset ``name``; return file name -> verified path.
 
@@ -172,17 +186,7 @@ def fetch(name: str) -> dict[str, Path]:
             we looked and how to fix it.
         DamagedFile: a local copy or the download is not the expected file.
     """
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; known: {sorted(DATASETS)}.")
-    dataset = DATASETS[name]
-    mirror = mirror_dir()
-    local = ([mirror] if mirror else []) + [Path(d) for d in dataset.system_dirs]
-    return {
-        rf.name: resolve(
-            rf, local_dirs=local, cache=cache_dir(), what=f"dataset {name!r}", hint=dataset.hint
-        )
-        for rf in dataset.files
-    }
+    return {lookup.file.name: lookup.resolve() for lookup in lookups(name)}
 
 
 def _read_idx(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -7,7 +7,9 @@ temporary name, verified, then renamed.
 What makes a copy trustworthy is data, not code: each :class:`RemoteFile` declares the hashes
 of its good copies (``"sha256:..."``, or ``"md5:..."`` where that is all the publisher gives),
 and a local folder's ``SHA256SUMS`` (the output of ``sha256sum``) vouches for its own copies.
-Where nothing is published, the file's size is checked instead.
+Where nothing is published, the file's size is checked instead. A :class:`Lookup` names one
+file together with the places its chain looks in, so that the loaders and the classroom
+command (:mod:`labhelpers.classroom`) resolve it in the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +30,14 @@ __all__ = [
     "DOWNLOAD_TIMEOUT_S",
     "DamagedFile",
     "FetchError",
+    "Lookup",
     "MissingFile",
     "RemoteFile",
+    "file_digest",
     "read_sums",
     "resolve",
     "verify",
+    "write_atomically",
 ]
 
 DOWNLOAD_TIMEOUT_S = 15
@@ -68,7 +73,8 @@ class RemoteFile:
                 raise ValueError(f"{self.name}: {entry!r} is not 'sha256:<hex>' or 'md5:<hex>'")
 
 
-def _digest(path: Path, algorithm: str) -> str:
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of the file at ``path``: SHA-256 by default, as ``sha256sum`` prints it."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -110,7 +116,7 @@ def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None
         actual: dict[str, str] = {}
         for entry in trusted:
             algorithm, _, digest = entry.partition(":")
-            actual.setdefault(algorithm, _digest(path, algorithm))
+            actual.setdefault(algorithm, file_digest(path, algorithm))
             if actual[algorithm] == digest:
                 return None
         found = ", ".join(f"its {_NAMES[a]} is {d}" for a, d in actual.items())
@@ -121,16 +127,31 @@ def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None
     return None
 
 
+def write_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Write ``target`` by ``fill(temporary path)`` beside it, then rename it to ``target``.
+
+    An interruption, or an error that ``fill`` raises (say, a failed check), leaves nothing
+    behind: ``target`` is either its old self or complete, never half written.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        fill(tmp)
+        tmp.chmod(0o644)  # mkstemp makes it private; a shared mirror is read by every account
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _download(rf: RemoteFile, target: Path) -> None:
     """Download ``rf`` to ``target`` via a temporary file; verify before renaming."""
     from tqdm import tqdm
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{rf.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
+    def fill(tmp: Path) -> None:
         with (
-            os.fdopen(fd, "wb") as out,
+            open(tmp, "wb") as out,
             urllib.request.urlopen(rf.url, timeout=DOWNLOAD_TIMEOUT_S) as response,
         ):
             total = int(response.headers.get("Content-Length") or 0) or None
@@ -152,9 +173,29 @@ def _download(rf: RemoteFile, target: Path) -> None:
                 f"The file downloaded from {rf.url} is not the expected one: {problem}. "
                 "Nothing was kept; try again later or use a local copy (LABHELPERS_DATA_DIR)."
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomically(target, fill)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One file and the places where its resolution chain looks for it, in order."""
+
+    file: RemoteFile
+    local_dirs: tuple[Path, ...]  # a mirror, system folders; see :func:`resolve`
+    cache: Path  # where downloads go
+    what: str  # what the file is for, for messages, e.g. "dataset 'cats-and-dogs'"
+    hint: str = ""  # one more way to get the file, for the error message
+
+    def resolve(self) -> Path:
+        """Find the file or download it, as :func:`resolve` does; return its verified path."""
+        return resolve(
+            self.file,
+            local_dirs=self.local_dirs,
+            cache=self.cache,
+            what=self.what,
+            hint=self.hint,
+        )
 
 
 def resolve(

@@ -6,7 +6,8 @@ Pre-trained weights are found by the same chain as the datasets (:mod:`labhelper
 that cache, checked against the hash that Keras publishes (or, for MobileNetV2, for which Keras
 publishes none, against the file's size). Where they cannot be had, a base built with
 ``allow_random_weights=True`` starts from random weights and says so loudly; otherwise the
-caller gets a clear error.
+caller gets a clear error. :data:`LAB_BASES` names the bases the labs build, so that the
+classroom command (:mod:`labhelpers.classroom`) knows which weights files to provide.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import numpy as np
 from keras import layers
 
 from labhelpers.course import keras_cache_dir, mirror_dir
-from labhelpers.fetch import MissingFile, RemoteFile, resolve
+from labhelpers.fetch import Lookup, MissingFile, RemoteFile
+from labhelpers.progress import Ticker
 
 __all__ = [
+    "LAB_BASES",
     "ArrayBatches",
     "cats_dogs_cnn",
     "clear_session",
@@ -29,6 +32,7 @@ __all__ = [
     "pretrained_base",
     "vgg16_base",
     "weights_file",
+    "weights_lookup",
     "weights_spec",
 ]
 
@@ -38,6 +42,13 @@ MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)  # the input sizes Keras has weigh
 # Keras' own download log prints for these files (9406464/9406464), the same for both sizes
 # seen; the weights of a convolutional base do not depend on the image size.
 _MOBILENET_V2_NOTOP_BYTES = {128: 9_406_464, 224: 9_406_464}
+# The pre-trained bases that the labs and their solutions build, at the input shapes they use:
+# Lab 4 and its Exercise 1 work on 112 x 112 photos, for which Keras loads MobileNetV2's
+# 224 file. tests/test_classroom.py checks this against the notebooks' calls.
+LAB_BASES: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("vgg16", (112, 112, 3)),
+    ("mobilenet_v2", (112, 112, 3)),
+)
 
 
 def weights_spec(arch: str, input_shape: tuple[int, int, int]) -> tuple[Callable, RemoteFile]:
@@ -65,6 +76,24 @@ def weights_spec(arch: str, input_shape: tuple[int, int, int]) -> tuple[Callable
     raise ValueError(f"Unknown base {arch!r}; known: 'vgg16', 'mobilenet_v2'.")
 
 
+def weights_lookup(arch: str, input_shape: tuple[int, int, int]) -> Lookup:
+    """The weights file of :func:`weights_spec` with the places it is looked for."""
+    _, rf = weights_spec(arch, input_shape)
+    mirror = mirror_dir()
+    return Lookup(
+        rf,
+        local_dirs=(mirror,) if mirror else (),
+        # The Keras cache is the cache: a copy there that fails its check is downloaded again,
+        # as Keras itself does.
+        cache=keras_cache_dir(),
+        what=f"ImageNet weights of {arch}",
+        hint=(
+            f"or, on a machine that is online, download {rf.url} and copy it into "
+            f"{keras_cache_dir()} or into the LABHELPERS_DATA_DIR folder"
+        ),
+    )
+
+
 def weights_file(arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 128, 3)) -> Path:
     """Find (or download) the ImageNet "notop" weights of ``arch``; return the verified path.
 
@@ -73,20 +102,7 @@ def weights_file(arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 
             where we looked and how to provide the file.
         DamagedFile: a copy is not the expected file.
     """
-    _, rf = weights_spec(arch, input_shape)
-    mirror = mirror_dir()
-    return resolve(
-        rf,
-        # The Keras cache is the cache: a copy there that fails its check is downloaded again,
-        # as Keras itself does.
-        local_dirs=[mirror] if mirror else [],
-        cache=keras_cache_dir(),
-        what=f"ImageNet weights of {arch}",
-        hint=(
-            f"or, on a machine that is online, download {rf.url} and copy it into "
-            f"{keras_cache_dir()} or into the LABHELPERS_DATA_DIR folder"
-        ),
-    )
+    return weights_lookup(arch, input_shape).resolve()
 
 
 def _random_weights_banner(arch: str) -> str:
@@ -173,16 +189,15 @@ def cats_dogs_cnn(
     filters: Sequence[int] = (16, 32, 64, 64),
     dense_units: int = 128,
     dropout: float = 0.0,
-    l2: float = 0.0,
-    batch_norm: bool = False,
     augmentation: keras.layers.Layer | None = None,
     name: str = "cats_vs_dogs",
 ) -> keras.Sequential:
-    """Build Lab 2's cats-vs-dogs CNN, optionally with dropout, L2 and augmentation.
+    """Build Lab 2's cats-vs-dogs CNN, optionally smaller, with dropout or with augmentation.
 
     With the defaults this is exactly Lab 2's network: ``Rescaling``, one convolution block
     (3 x 3 convolution, ReLU, 2 x 2 max pooling) per entry of ``filters``, ``Flatten``, a dense
-    layer and one sigmoid unit giving P(dog). The model is not compiled.
+    layer and one sigmoid unit giving P(dog). The model is not compiled. (Lab 3 writes its L2
+    and batch-normalised versions out in Keras, where students see how they are made.)
 
     Args:
         image_size: height and width of the input images (3 channels, bytes 0-255).
@@ -190,36 +205,21 @@ def cats_dogs_cnn(
         dense_units: units of the dense layer before the output.
         dropout: rate of a ``Dropout`` layer between ``Flatten`` and the dense layer, where
             most of the weights are (0 for none).
-        l2: L2 penalty on every convolution and dense kernel (0 for none).
-        batch_norm: add ``BatchNormalization`` after every convolution, before its ReLU.
         augmentation: a layer (often a ``Sequential`` of random layers) applied to the raw
             images first; it is active only in training.
         name: the model's name.
     """
-    regularizer = keras.regularizers.L2(l2) if l2 else None
     stack: list[keras.layers.Layer] = [keras.Input(shape=(*image_size, 3))]
     if augmentation is not None:
         stack.append(augmentation)
     stack.append(layers.Rescaling(1 / 255))
     for i, n in enumerate(filters, 1):
-        if batch_norm:  # normalise before the ReLU, so that it sees centred inputs
-            stack += [
-                layers.Conv2D(n, 3, kernel_regularizer=regularizer, name=f"conv{i}"),
-                layers.BatchNormalization(),
-                layers.Activation("relu"),
-            ]
-        else:
-            stack.append(
-                layers.Conv2D(
-                    n, 3, activation="relu", kernel_regularizer=regularizer, name=f"conv{i}"
-                )
-            )
-        stack.append(layers.MaxPooling2D(2))
+        stack += [layers.Conv2D(n, 3, activation="relu", name=f"conv{i}"), layers.MaxPooling2D(2)]
     stack.append(layers.Flatten())
     if dropout:
         stack.append(layers.Dropout(dropout))
-    stack.append(layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer))
-    stack.append(layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer))
+    stack.append(layers.Dense(dense_units, activation="relu"))
+    stack.append(layers.Dense(1, activation="sigmoid"))
     return keras.Sequential(stack, name=name)
 
 
@@ -230,8 +230,12 @@ def predict_in_batches(
     preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
     batch_size: int = 8,
     dtype: str = "float32",
+    progress: str | None = None,
 ) -> np.ndarray:
     """Run ``model`` on ``inputs`` a few at a time; return all outputs in one array of ``dtype``.
+
+    With ``progress`` (a label such as "VGG16 features") a line every few seconds says how many
+    inputs are done: on a slow CPU this can take minutes.
 
     Each batch is converted to float32 (and passed through ``preprocess``, e.g. a base's
     ``preprocess_input``) on its own, so inputs stored compactly (uint8 photos, float16
@@ -241,6 +245,7 @@ def predict_in_batches(
     model as one compiled graph: faster, and leaner, than calling it op by op.
     """
     outputs = None
+    ticker = Ticker(progress, len(inputs), "input") if progress else None
     for start in range(0, len(inputs), batch_size):
         batch = inputs[start : start + batch_size].astype("float32")
         if preprocess is not None:
@@ -249,6 +254,8 @@ def predict_in_batches(
         if outputs is None:
             outputs = np.empty((len(inputs), *result.shape[1:]), dtype=dtype)
         outputs[start : start + len(batch)] = result
+        if ticker is not None:
+            ticker.tick(start + len(batch))
     if outputs is None:
         raise ValueError("predict_in_batches got no inputs: pass at least one.")
     return outputs

@@ -195,7 +195,14 @@ def _judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:
 
 
 def _run_one(
-    path: Path, name: str, out_dir: Path, *, timeout: int, fast: bool, random_weights: bool
+    path: Path,
+    name: str,
+    out_dir: Path,
+    *,
+    timeout: int,
+    fast: bool,
+    random_weights: bool,
+    rerun: bool = False,
 ) -> NotebookResult:
     import nbformat
     from nbclient import NotebookClient
@@ -218,6 +225,7 @@ def _run_one(
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     start = time.perf_counter()
     peak = None
+    second_pass = None  # the cell being run again, once the first pass is through
     # A local kernel talks over Unix sockets (IPC): nothing listens on the network.
     with tempfile.TemporaryDirectory(prefix="labhelpers-kernel-") as sockets:
         config = Config()
@@ -244,6 +252,12 @@ def _run_one(
                             source = _first_line(nb.cells[index].source)
                             now = _rss_mb(pid, "VmRSS")
                             result.cells.append(CellTime(index, seconds, source, peak, now))
+                if rerun:  # as a student who runs every cell once more, in the same kernel
+                    again = f"{path.name}, again"
+                    for index in tqdm(code_cells, desc=again, unit="cell", mininterval=2):
+                        second_pass = index
+                        nb.cells[index].outputs = []
+                        client.execute_cell(nb.cells[index], index)
         except (CellExecutionError, CellTimeoutError) as err:
             failing = next(
                 (
@@ -257,6 +271,8 @@ def _run_one(
             result.error = _error_summary(nb.cells[failing] if failing is not None else None, err)
             if failing is not None:
                 result.error = f"cell {failing}: {result.error}"
+            if second_pass is not None:
+                result.error = f"run again after the whole notebook, {result.error}"
         except Exception as err:  # a kernel that dies or never starts must not stop the run
             result.status = "failed"
             result.error = f"{type(err).__name__}: {err}"
@@ -343,6 +359,7 @@ def run_notebooks(
     random_weights: bool = False,
     timeout: int = 3600,
     html: bool = False,
+    rerun: bool = False,
 ) -> list[NotebookResult]:
     """Execute ``notebooks`` in order, save executed copies and a report in ``out_dir``.
 
@@ -358,6 +375,8 @@ def run_notebooks(
             cannot be had (to measure time and memory offline; the figures then say so).
         timeout: seconds allowed per cell.
         html: also render each executed copy as HTML, to publish solutions.
+        rerun: after the whole notebook, run every code cell once more in the same kernel, in
+            order, as students do; a cell that fails the second time fails the notebook.
 
     Returns:
         One :class:`NotebookResult` per notebook.
@@ -372,7 +391,13 @@ def run_notebooks(
     for i, (path, name) in enumerate(zip(notebooks, _names(notebooks), strict=True), 1):
         print(f"[{i}/{len(notebooks)}] {path}", flush=True)
         result = _run_one(
-            path, name, out_dir, timeout=timeout, fast=fast, random_weights=random_weights
+            path,
+            name,
+            out_dir,
+            timeout=timeout,
+            fast=fast,
+            random_weights=random_weights,
+            rerun=rerun,
         )
         print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MiB")
         if result.error:

@@ -69,6 +69,23 @@ def test_exercise_decorator_turns_errors_into_messages(capsys):
     assert list(inspect.signature(check).parameters) == ["answer"]
 
 
+def test_the_graded_form_raises_the_same_verdict_and_prints_nothing(capsys):
+    @exercise("Exercise 9")
+    def check(verdict, answer):
+        verdict.expect(answer.upper() == "YES", "say yes")
+
+    assert check.require("yes") is None
+    for answer, words in [("no", "say yes"), (42, "raised AttributeError"), (None, "not answered")]:
+        with pytest.raises(AssertionError, match=words) as error:
+            check.require(answer)
+        assert str(error.value) == check(answer).message()  # the message the student saw
+    capsys.readouterr()
+    with pytest.raises(AssertionError):
+        check.require("no")
+    assert capsys.readouterr().out == ""
+    assert list(inspect.signature(check.require).parameters) == ["answer"]
+
+
 # Lab 1 ----------------------------------------------------------------------------------
 
 

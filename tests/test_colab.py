@@ -1,8 +1,13 @@
 """The Colab path of every setup cell: install labhelpers on Colab, do nothing elsewhere.
 
+On Colab a setup cell installs the tagged release its notebook belongs to, ``v`` + the version
+in pyproject.toml, so that a notebook a student saved keeps installing the labhelpers its checks
+were written for (README, "Releasing a version").
+
 No network for the install itself: a stand-in ``google.colab`` module makes the cell take the
-Colab branch, and the ``%pip`` line is pointed at a copy of this checkout. The dependency check
-asks PyPI (dry run, nothing installed) whether labhelpers fits Colab's own TensorFlow and Keras.
+Colab branch, and the ``%pip`` line is pointed at this clone's tag of that release, or, before
+the release is tagged, at a copy of this checkout. The dependency check asks PyPI (dry run,
+nothing installed) whether that labhelpers fits Colab's own TensorFlow and Keras.
 """
 
 from __future__ import annotations
@@ -41,6 +46,26 @@ def repository_url() -> str:
     match = re.search(r'^Repository = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
     assert match, "pyproject.toml should name the repository under [project.urls]"
     return match.group(1)
+
+
+def release_tag() -> str:
+    """The tag of the release the notebooks belong to: ``v`` + pyproject.toml's version."""
+    match = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(), re.M)
+    assert match, "pyproject.toml should have a version under [project]"
+    return f"v{match.group(1)}"
+
+
+def local_tag_exists(tag: str) -> bool:
+    """Whether this clone has ``tag`` (a released version; absent before its release)."""
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"],
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0
 
 
 def setup_cell(path: Path) -> str:
@@ -98,15 +123,22 @@ def install_args(pip_line: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def source_copy(tmp_path_factory) -> Path:
-    """A copy of what a clone of the repository holds for pip: the package and its metadata."""
+def released_labhelpers(tmp_path_factory) -> str:
+    """The requirement the Colab line names, served from this machine instead of GitHub.
+
+    The release's tag in this clone when it has one (``git+file://...@vX.Y.Z``: what Colab
+    installs, so the notebooks' imports are checked against the release itself); before the
+    release is tagged, a copy of what the checkout holds for pip: the package and its metadata.
+    """
+    if local_tag_exists(release_tag()):
+        return f"labhelpers @ git+{ROOT.as_uri()}@{release_tag()}"
     copy = tmp_path_factory.mktemp("repository")
     for name in ["pyproject.toml", "README.md"]:
         shutil.copy(ROOT / name, copy / name)
     shutil.copytree(
         ROOT / "labhelpers", copy / "labhelpers", ignore=shutil.ignore_patterns("__pycache__")
     )
-    return copy
+    return f"labhelpers @ {copy.as_uri()}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -115,18 +147,53 @@ def test_setup_cell_is_a_no_op_outside_colab(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_setup_cell_installs_labhelpers_from_the_repository_on_colab(path):
+def test_setup_cell_installs_the_released_labhelpers_on_colab(path):
     calls = run_block(colab_block(setup_cell(path)), on_colab=True)
     assert len(calls) == 1, f"expected one %pip line on Colab, got {calls}"
     requirements = [arg for arg in install_args(calls[0]) if not arg.startswith("-")]
-    assert requirements == [f"labhelpers @ git+{repository_url()}"]
+    expected = f"labhelpers @ git+{repository_url()}@{release_tag()}"
+    assert requirements == [expected], (
+        f"the Colab line should install the release in pyproject.toml, {expected!r}; after a "
+        "version bump, update every source's line and regenerate the student versions "
+        "(README, 'Releasing a version')"
+    )
 
 
-def test_colab_install_line_installs_a_working_labhelpers(tmp_path, source_copy):
-    """Run the notebooks' %pip line for real, from a local copy instead of GitHub."""
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_install_from_the_repository_names_the_release(path):
+    """No cell of a notebook installs from the repository at another tag, or at main."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    refs = re.findall(rf"git\+{re.escape(repository_url())}(@[^\s\"'#]*)?", code)
+    assert refs, f"{path.name} never installs labhelpers from {repository_url()}"
+    assert set(refs) == {f"@{release_tag()}"}, (
+        f"{path.name} installs from {repository_url()} at {sorted(r or 'main' for r in refs)}, "
+        f"not at the release in pyproject.toml, @{release_tag()}"
+    )
+
+
+def test_the_release_tag_holds_its_version():
+    """Once tagged, the release's pyproject.toml names the version its tag says."""
+    tag = release_tag()
+    if not local_tag_exists(tag):
+        pytest.skip(f"{tag} is not tagged in this clone yet (it is before its release)")
+    tagged = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{tag}:pyproject.toml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert tagged.returncode == 0, tagged.stderr
+    assert f'\nversion = "{tag[1:]}"\n' in tagged.stdout, (
+        f"{tag} points at a commit whose pyproject.toml has another version"
+    )
+
+
+def test_colab_install_line_installs_a_working_labhelpers(tmp_path, released_labhelpers):
+    """Run the notebooks' %pip line for real, from this clone's tag (or checkout), not GitHub."""
     calls = run_block(colab_block(setup_cell(NOTEBOOKS[0])), on_colab=True)
     args = [
-        f"labhelpers @ {source_copy.as_uri()}" if arg.startswith("labhelpers @") else arg
+        released_labhelpers if arg.startswith("labhelpers @") else arg
         for arg in install_args(calls[0])
     ]
     target = tmp_path / "site-packages"
@@ -161,16 +228,20 @@ def test_colab_install_line_installs_a_working_labhelpers(tmp_path, source_copy)
         cwd=tmp_path,
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
-    assert check.returncode == 0, "the installed labhelpers is incomplete:\n" + check.stderr[-3000:]
+    assert check.returncode == 0, (
+        f"the labhelpers the Colab line installs ({released_labhelpers}) lacks what the notebooks "
+        "import; a notebook that needs a newer labhelpers needs a new release:\n"
+        + check.stderr[-3000:]
+    )
 
 
 @pytest.mark.network
-def test_labhelpers_keeps_colabs_tensorflow_and_keras(tmp_path, source_copy):
+def test_labhelpers_keeps_colabs_tensorflow_and_keras(tmp_path, released_labhelpers):
     """Resolve labhelpers together with Colab's TensorFlow and Keras: nothing is replaced."""
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
-        + ["-w", str(wheels), str(source_copy)],
+        + ["-w", str(wheels), released_labhelpers],
         capture_output=True,
         text=True,
         timeout=300,

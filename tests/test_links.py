@@ -2,6 +2,7 @@
 
 Colab, Binder and GitHub URLs are mapped to the repository path they open; relative links
 are resolved from the file that holds them. Links to other sites are not followed (no network).
+The end of each lab links to the next lab, and the last lab says where to go next.
 """
 
 from __future__ import annotations
@@ -135,3 +136,36 @@ def test_readme_names_the_repository():
     readme = (ROOT / "README.md").read_text()
     clone = re.search(r"git clone https://github\.com/([\w.-]+/[\w.-]+)", readme)
     assert clone and clone.group(1) == repository()
+
+
+def lab_ending(path: Path) -> str:
+    """The markdown after a lab's last code cell: its summary and where to go next."""
+    cells = nbformat.read(path, as_version=4).cells
+    last_code = max(i for i, cell in enumerate(cells) if cell.cell_type == "code")
+    return "\n".join(cell.source for cell in cells[last_code + 1 :] if cell.cell_type == "markdown")
+
+
+@pytest.mark.parametrize(
+    "path, following",
+    [(labs[i], labs[i + 1]) for labs in (SOURCES, STUDENT) for i in range(len(labs) - 1)],
+    ids=lambda p: p.relative_to(ROOT).as_posix() if isinstance(p, Path) else None,
+)
+def test_every_lab_but_the_last_links_to_the_next(path, following):
+    """'Next, in Lab N' is a relative link to the next lab's file, so it works in JupyterLab,
+    on GitHub and in notebooks/student/ alike (the student versions keep the same names)."""
+    targets = {urlsplit(url).path for url in LINK.findall(lab_ending(path))}
+    assert following.name in targets, (
+        f"the end of {path.name} should link to the next lab as [Lab N]({following.name}); "
+        f"it links to {sorted(targets) or 'nothing'}"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [SOURCES[-1], STUDENT[-1]], ids=lambda p: p.relative_to(ROOT).as_posix()
+)
+def test_the_last_lab_says_where_to_go_next(path):
+    ending = lab_ending(path)
+    assert re.search(r"^## Where next$", ending, re.M), f"{path.name} needs a '## Where next'"
+    assert [url for url in LINK.findall(ending) if urlsplit(url).netloc], (
+        f"the 'Where next' of {path.name} should link to where to learn more"
+    )

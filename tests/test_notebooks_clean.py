@@ -9,7 +9,9 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info", "colab"}
-ALLOWED_CELL_METADATA = {"tags"}
+# nbgrader's cell metadata is part of the lab (answer, check and read-only cells); the
+# "Create Assignment" toolbar leaves nothing else behind.
+ALLOWED_CELL_METADATA = {"tags", "nbgrader"}
 
 
 def test_there_are_notebooks():

@@ -95,6 +95,25 @@ def test_full_mode_fails_a_figure_outside_its_expectation(tmp_path, monkeypatch)
     assert "gap = 0.3 (expected <= 0.1: **outside**)" in table
 
 
+def test_rerun_fails_a_cell_that_cannot_run_twice(tmp_path):
+    safe = write_notebook(tmp_path / "01.ipynb", "x = [1, 2]", "x = None")
+    # A cell that changes what an earlier cell made, the way x = x[..., None] does.
+    fragile = write_notebook(
+        tmp_path / "02.ipynb",
+        "shape = globals().get('shape', (28, 28))",
+        "shape += (1,)",
+        "assert len(shape) == 3, shape",
+    )
+    out = tmp_path / "out"
+
+    assert main(["run", "--fast", "--output", str(out), str(safe)]) == 0
+    assert main(["run", "--fast", "--rerun", "--output", str(out), str(safe)]) == 0
+    assert main(["run", "--fast", "--output", str(out), str(fragile)]) == 0
+    assert main(["run", "--fast", "--rerun", "--output", str(out), str(fragile)]) == 1
+    result = json.loads((out / "report.json").read_text())["results"][0]
+    assert result["error"].startswith("run again after the whole notebook, cell 2: AssertionError")
+
+
 def test_fast_mode_shows_but_does_not_check_expectations(tmp_path):
     nb = write_notebook(tmp_path / "01.ipynb", EXPECTING)
     out = tmp_path / "out"

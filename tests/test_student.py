@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,14 +14,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from labhelpers.__main__ import main
 from labhelpers.student import (
     GENERATED_TAG,
-    SOLUTION_TAG,
     SolutionMarkerError,
     make_student_version,
+    nbgrader_cells,
     solution_lines,
     write_student_version,
 )
 
 ROOT = Path(__file__).parents[1]
+MARKERS = ("SOLUTION", "HIDDEN TESTS")
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 STUDENT_DIR = ROOT / "notebooks" / "student"
 
@@ -63,12 +65,14 @@ def test_every_lab_marks_its_exercises(source):
 
 
 def split_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:
-    """(solution lines, other lines) of a source, read independently of the generator."""
+    """(solution and hidden-test lines, other lines) of a source, read independently of the
+    generator."""
     inside, solution, other = False, set(), set()
     for cell in nb.cells:
-        whole = cell.cell_type == "markdown" and SOLUTION_TAG in cell.metadata.get("tags", [])
+        grading = cell.metadata.get("nbgrader", {})
+        whole = cell.cell_type == "markdown" and grading.get("solution")
         for line in cell.source.splitlines():
-            if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+            if any(f"{edge} {what}" in line for edge in ("BEGIN", "END") for what in MARKERS):
                 inside = "BEGIN" in line
             elif line.strip():
                 (solution if whole or inside else other).add(line.strip())
@@ -88,8 +92,7 @@ def test_no_solution_line_survives(source):
     leaked = sorted(secret & student_lines(student))
     assert not leaked, f"solution lines in the student version of {source.name}: {leaked}"
     text = "\n".join(cell.source for cell in student.cells)
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    assert not any(SOLUTION_TAG in cell.metadata.get("tags", []) for cell in student.cells)
+    assert not any(f"{edge} {what}" in text for edge in ("BEGIN", "END") for what in MARKERS)
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
@@ -102,7 +105,11 @@ def test_student_version_is_clean_runnable_python_with_its_own_badges(source):
     assert f"notebooks/student/{source.name}" in first.source  # Colab opens the student file
     assert f"notebooks%2Fstudent%2F{source.name}" in first.source  # and so does Binder
     for index, cell in enumerate(student.cells):
-        assert set(cell.metadata) <= {"tags"}, f"cell {index} has editor metadata"
+        assert set(cell.metadata) <= {"tags", "nbgrader", "editable", "deletable"}, (
+            f"cell {index} has editor metadata"
+        )
+        if cell.metadata.get("nbgrader", {}).get("locked"):
+            assert cell.metadata["editable"] is False, f"cell {index} is locked but editable"
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
             # IPython magics are not Python; everything else must parse, placeholders included.
@@ -130,8 +137,32 @@ def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def graded(cell, grade_id, **fields):
+    """``cell`` with nbgrader metadata: fields solution, grade, locked, points."""
+    cell.metadata["nbgrader"] = {
+        "grade": False,
+        "grade_id": grade_id,
+        "locked": False,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+        **fields,
+    }
+    return cell
+
+
+def answer_cell(source):
+    return graded(new_code_cell(source), "ex1_answer", solution=True)
+
+
+def check_cell(source, **fields):
+    return graded(
+        new_code_cell(source), "ex1", **{"grade": True, "locked": True, "points": 2, **fields}
+    )
+
+
 def test_solution_regions_become_placeholders_and_hints_stay():
-    cell = new_code_cell(
+    cell = answer_cell(
         "# Exercise: write f. Hint: add one.\n"
         "answer = None\n"
         "def f(x):\n"
@@ -143,8 +174,9 @@ def test_solution_regions_become_placeholders_and_hints_stay():
         "### END SOLUTION\n"
         "print(answer)"
     )
-    written = new_markdown_cell("The secret answer.")
-    written.metadata["tags"] = [SOLUTION_TAG, "keep-me"]
+    written = graded(new_markdown_cell("The secret answer."), "ex2", solution=True, grade=True)
+    written.metadata["nbgrader"]["points"] = 1
+    written.metadata["tags"] = ["keep-me"]
     student = make_student_version(notebook(cell, written), "lab9.ipynb")
     code = student.cells[1].source
     assert "x + 1" not in code and "f(41)" not in code and "SOLUTION" not in code
@@ -153,37 +185,103 @@ def test_solution_regions_become_placeholders_and_hints_stay():
     ast.parse(code)  # the placeholder keeps the indentation of its markers
     assert "secret" not in student.cells[2].source
     assert student.cells[2].metadata["tags"] == ["keep-me"]
+    assert student.cells[2].metadata["nbgrader"]["grade_id"] == "ex2"  # nbgrader still grades it
+
+
+def test_hidden_tests_go_and_check_cells_become_read_only():
+    check = check_cell(
+        "check.exercise_1(f)\n### BEGIN HIDDEN TESTS\ncheck.exercise_1.require(f)\n"
+        "### END HIDDEN TESTS\nprint('done')"
+    )
+    check.metadata["nbgrader"]["checksum"] = "0123"
+    student = make_student_version(notebook(check), "lab9.ipynb")
+    cell = student.cells[1]
+    assert cell.source == "check.exercise_1(f)\nprint('done')"
+    assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
+    assert "checksum" not in cell.metadata["nbgrader"]
+    assert "checksum" in check.metadata["nbgrader"]  # the source is never changed
 
 
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        (new_code_cell("x = 1\n### BEGIN SOLUTION\nx = 2"), "opened on line 2 is never closed"),
-        (new_code_cell("x = 1\n### END SOLUTION"), "line 2 closes a solution region"),
+        (answer_cell("x = 1\n### BEGIN SOLUTION\nx = 2"), "opened on line 2 is never closed"),
+        (answer_cell("x = 1\n### END SOLUTION"), "line 2 closes a solution region"),
         (
-            new_code_cell("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"),
+            answer_cell("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"),
             "line 2 opens a solution region inside",
         ),
-        (new_markdown_cell("Answer:\n### BEGIN SOLUTION\n42"), "solution marker in a markdown"),
+        (
+            check_cell("check(f)\n### BEGIN HIDDEN TESTS\nrequire(f)"),
+            "hidden tests region opened on line 2 is never closed",
+        ),
+        (new_markdown_cell("Answer:\n### BEGIN SOLUTION\n42"), "code cells only"),
+        (new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"), "no nbgrader metadata"),
+        (answer_cell("x = 1"), "needs '### BEGIN SOLUTION'"),
+        (check_cell("check(f)", locked=False), "must be locked"),
+        (check_cell("check(f)", points=0), "needs points > 0"),
+        (graded(new_code_cell("x = 1"), "exercise 1"), "should be letters, digits"),
+        (
+            graded(new_code_cell("x\n### BEGIN HIDDEN TESTS\ny\n### END HIDDEN TESTS"), "x"),
+            "hidden tests belong in a graded cell",
+        ),
     ],
-    ids=["unclosed", "never opened", "nested", "in markdown"],
+    ids=[
+        "unclosed",
+        "never opened",
+        "nested",
+        "hidden unclosed",
+        "in markdown",
+        "markers without metadata",
+        "answer without markers",
+        "unlocked check",
+        "no points",
+        "bad grade id",
+        "hidden tests outside a check",
+    ],
 )
-def test_malformed_markers_name_the_notebook_and_cell(cell, message):
+def test_malformed_markers_and_metadata_name_the_notebook_and_cell(cell, message):
     with pytest.raises(SolutionMarkerError, match="lab9.ipynb, cell 1") as error:
         make_student_version(notebook(cell), "lab9.ipynb")
     assert message in str(error.value)
 
 
-def test_solution_tag_on_a_code_cell_is_an_error():
-    cell = new_code_cell("x = 42")
-    cell.metadata["tags"] = [SOLUTION_TAG]
-    with pytest.raises(SolutionMarkerError, match=r"lab9.ipynb, cell 1 \(code\).*markdown"):
-        make_student_version(notebook(cell), "lab9.ipynb")
+def test_a_grade_id_used_twice_is_an_error():
+    nb = notebook(check_cell("check(f)"), check_cell("check(g)"))
+    with pytest.raises(SolutionMarkerError, match=r"cell 2 .*'ex1' is used twice"):
+        make_student_version(nb, "lab9.ipynb")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_every_exercise_is_graded_once_and_its_check_raises_only_in_hidden_tests(source):
+    nb = nbformat.read(source, as_version=4)
+    cells = nbgrader_cells(nb, source.name)
+    checks = re.findall(
+        r"^check\.(exercise_\d+)\((.*)\)$",
+        "\n".join(c.source for c in nb.cells if c.cell_type == "code"),
+        flags=re.M,
+    )
+    assert checks, f"{source.name} has no check cell"
+    for exercise, args in checks:
+        cell = cells[exercise]  # the check cell's grade id is the exercise's name
+        grading = cell.metadata["nbgrader"]
+        assert grading["grade"] and grading["locked"] and grading["points"] > 0
+        visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")
+        assert visible.strip() == f"check.{exercise}({args})"
+        # The graded form checks exactly what the student was shown.
+        assert hidden.strip() == f"check.{exercise}.require({args})\n### END HIDDEN TESTS"
+        assert cells[f"{exercise}_answer"].metadata["nbgrader"]["solution"]
+    written = [c for c in cells.values() if c.cell_type == "markdown"]
+    assert all(
+        c.metadata["nbgrader"]["grade"] and c.metadata["nbgrader"]["points"] for c in written
+    )
+    points = [c.metadata["nbgrader"].get("points") for c in cells.values()]
+    assert len([p for p in points if p]) == len(checks) + len(written)  # once per exercise
 
 
 def test_refuses_to_overwrite_a_file_that_is_not_generated(tmp_path):
     source = tmp_path / "09_test.ipynb"
-    nbformat.write(notebook(new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")), source)
+    nbformat.write(notebook(answer_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")), source)
     target_dir = tmp_path / "student"
     target_dir.mkdir()
     precious = target_dir / source.name
@@ -200,7 +298,7 @@ def test_refuses_to_overwrite_a_file_that_is_not_generated(tmp_path):
 def test_command_line_regenerates_every_lab(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     for name in ["01_a.ipynb", "02_b.ipynb"]:
-        cell = new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+        cell = answer_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
         nbformat.write(notebook(cell), tmp_path / "notebooks" / name)
     monkeypatch.chdir(tmp_path)
     assert main(["student"]) == 0
@@ -210,3 +308,38 @@ def test_command_line_regenerates_every_lab(tmp_path, monkeypatch, capsys):
     ]
     assert main(["student"]) == 0
     assert capsys.readouterr().out.count("up to date") == 2
+
+
+def test_workspace_copies_each_lab_once_and_never_overwrites_work(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notebooks" / "student").mkdir(parents=True)
+    for name in ["00_a.ipynb", "01_b.ipynb"]:
+        (tmp_path / "notebooks" / "student" / name).write_text(f"{name} v1", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["workspace"]) == 0  # exactly as the README gives it
+    mine = tmp_path / "my-labs" / "00_a.ipynb"
+    assert mine.read_text(encoding="utf-8") == "00_a.ipynb v1"
+    mine.write_text("my answers", encoding="utf-8")
+    (tmp_path / "notebooks" / "student" / "00_a.ipynb").write_text("v2", encoding="utf-8")
+    (tmp_path / "notebooks" / "student" / "02_c.ipynb").write_text("new lab", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["workspace"]) == 0  # after a course update
+    out = capsys.readouterr().out
+    assert mine.read_text(encoding="utf-8") == "my answers"
+    assert "kept yours: my-labs/00_a.ipynb" in out and "copied: my-labs/02_c.ipynb" in out
+    assert (tmp_path / "my-labs" / "02_c.ipynb").read_text(encoding="utf-8") == "new lab"
+
+
+def test_workspace_outside_the_repository_says_where_to_run_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["workspace"])
+    assert "run from the repository root" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_every_student_version_says_how_to_keep_ones_work(source):
+    student = nbformat.read(STUDENT_DIR / source.name, as_version=4)
+    setup = next(cell.source for cell in student.cells if cell.source.startswith("## Setup"))
+    assert "**Keep your work.**" in setup
+    for where in ["Save a copy in Drive", "*File > Download*", "python -m labhelpers workspace"]:
+        assert where in setup, f"{source.name}: the keep-your-work note lacks {where!r}"

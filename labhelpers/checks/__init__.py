@@ -9,11 +9,21 @@ never the solution. Write one with :func:`exercise`::
                              axis_names=(None, "classes"))
         verdict.expect(final_activation(model) == "softmax", "the last layer should ...")
 
+Read a model with :func:`model_layers`, :func:`layer_activation` and :func:`final_activation`
+rather than ``model.layers`` and ``layer.activation``: they see through how an answer is
+spelled (nested or functional models, ``activation="relu"`` or a separate ``ReLU()`` layer, an
+activation's name or a callable), so that every correct spelling gets the same grade.
+
 The decorator handles an answer left as ``None`` (a friendly "not answered yet"; a check can
 also raise :class:`NotAnswered`, e.g. when a function to write still returns None), turns an
 error raised while checking into a message instead of a traceback (a check raises
 :class:`WrongAnswer` to say itself what is malformed), prints the verdict and returns it;
 ``bool(verdict)`` says whether the answer passed.
+
+Graded courses (nbgrader) score a test cell by whether it raises, so each check also has a
+graded form, ``check.exercise_1.require(answer)``: silent when the answer passes, an
+``AssertionError`` with the same verdict otherwise. The labs call it in the check cell's hidden
+tests, which the student versions leave out; the visible call never raises.
 """
 
 from __future__ import annotations
@@ -31,6 +41,9 @@ __all__ = [
     "WrongAnswer",
     "exercise",
     "final_activation",
+    "layer_activation",
+    "model_input_shape",
+    "model_layers",
     "model_output_shape",
     "shape_problem",
 ]
@@ -148,15 +161,16 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdic
 
     The self-check reports answers still ``None`` as not answered, reports an error raised
     while checking as a problem (a malformed answer must not end in a traceback), prints the
-    verdict and returns it.
+    verdict and returns it. Its ``require(*answers)`` is the graded form, for nbgrader's hidden
+    tests: it prints nothing, and raises ``AssertionError`` with the verdict's message unless
+    the answer passes.
     """
 
     def decorate(check: Callable[..., None]) -> Callable[..., Verdict]:
         signature = inspect.signature(check)
         answer_names = list(signature.parameters)[1:]
 
-        @functools.wraps(check)
-        def self_check(*args: Any, **kwargs: Any) -> Verdict:
+        def judge(*args: Any, **kwargs: Any) -> Verdict:
             verdict = Verdict(title)
             bound = signature.bind(verdict, *args, **kwargs)
             bound.apply_defaults()
@@ -164,7 +178,7 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdic
             if missing:
                 names = ", ".join(f"`{name}`" for name in missing)
                 verdict.not_answered(f"{names} {'is' if len(missing) == 1 else 'are'} still None")
-                return verdict.report()
+                return verdict
             try:
                 check(*bound.args, **bound.kwargs)
             except NotAnswered as blank:
@@ -176,12 +190,23 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdic
                     f"checking your answer raised {type(error).__name__}: {error}. "
                     "Is it the kind of object the exercise asks for?"
                 )
-            return verdict.report()
+            return verdict
+
+        @functools.wraps(check)
+        def self_check(*args: Any, **kwargs: Any) -> Verdict:
+            return judge(*args, **kwargs).report()
+
+        def require(*args: Any, **kwargs: Any) -> None:
+            verdict = judge(*args, **kwargs)
+            if not verdict.passed:
+                raise AssertionError(verdict.message())
 
         # The wrapped function takes the answers only; hide the verdict from help().
-        self_check.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=list(signature.parameters.values())[1:]
-        )
+        answers_only = signature.replace(parameters=list(signature.parameters.values())[1:])
+        self_check.__signature__ = answers_only  # type: ignore[attr-defined]
+        require.__signature__ = answers_only  # type: ignore[attr-defined]
+        require.__doc__ = f"Raise AssertionError unless the answers pass: {title}."
+        self_check.require = require  # type: ignore[attr-defined]
         return self_check
 
     return decorate
@@ -217,6 +242,35 @@ def shape_problem(
     return f"the {what} should be {expected}, yours is {actual}"
 
 
+def model_layers(model: Any, *kinds: str) -> list[Any]:
+    """A Keras model's layers in the order they run, nested models opened at any depth.
+
+    With ``kinds`` (class names such as "Dense", "Conv2D") only the layers of those kinds.
+    """
+    if not hasattr(model, "layers"):
+        raise TypeError(f"expected a Keras model, got {type(model).__name__}")
+    flat: list[Any] = []
+    for layer in model.layers:  # a functional model lists them in topological order
+        if hasattr(layer, "layers"):  # a nested Sequential or functional model
+            flat += model_layers(layer)
+        elif type(layer).__name__ != "InputLayer":  # functional models list their inputs
+            flat.append(layer)
+    return [layer for layer in flat if not kinds or type(layer).__name__ in kinds]
+
+
+def model_input_shape(model: Any) -> tuple[int | None, ...] | None:
+    """A Keras model's input shape, or None when it is not known (model not built)."""
+    if not hasattr(model, "layers"):
+        raise TypeError(f"expected a Keras model, got {type(model).__name__}")
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(shape, list):  # a model with several inputs: not what our exercises ask
+        raise ValueError(f"the model has {len(shape)} inputs, the exercise asks for one")
+    return tuple(shape)
+
+
 def model_output_shape(model: Any) -> tuple[int | None, ...] | None:
     """A Keras model's output shape, or None when it is not known (model not built)."""
     if not hasattr(model, "layers"):
@@ -230,16 +284,95 @@ def model_output_shape(model: Any) -> tuple[int | None, ...] | None:
     return tuple(shape)
 
 
+# The common activations are told apart by their values on a few logits, so that every
+# spelling of one ("softmax", keras.activations.softmax, tf.nn.softmax, a lambda) gets one name.
+_PROBE = np.array([[-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 7.0]], dtype="float32")
+_PROBED_ACTIVATIONS = {
+    "linear": _PROBE,
+    "relu": np.maximum(_PROBE, 0),
+    "sigmoid": 1 / (1 + np.exp(-_PROBE)),
+    "softmax": np.exp(_PROBE) / np.exp(_PROBE).sum(axis=-1, keepdims=True),
+    "tanh": np.tanh(_PROBE),
+}
+
+# Keras layers that are an activation function, by class name.
+_ACTIVATION_LAYERS = {
+    "ELU": "elu",
+    "LeakyReLU": "leaky_relu",
+    "PReLU": "prelu",
+    "ReLU": "relu",
+    "Softmax": "softmax",
+}
+
+
+def _activation_name(activation: Callable[..., Any]) -> str:
+    """The name of an activation function: "relu", "softmax", ... however it was given."""
+    import keras
+
+    try:
+        values = keras.ops.convert_to_numpy(activation(keras.ops.convert_to_tensor(_PROBE)))
+        values = np.asarray(values, dtype=float)
+    except Exception:  # noqa: BLE001 - a student's function may fail on any input
+        values = None
+    for name, expected in _PROBED_ACTIVATIONS.items():
+        if values is not None and values.shape == expected.shape and np.allclose(values, expected):
+            return name
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _own_activation(layer: Any) -> str | None:
+    """The activation ``layer`` applies, "linear" for a weighted layer without one, None for a
+    layer that applies none (Dropout, Flatten, pooling, BatchNormalization)."""
+    kind = type(layer).__name__
+    if kind == "ReLU" and layer.negative_slope:  # ReLU(negative_slope=...) is a leaky ReLU
+        return "leaky_relu"
+    if kind in _ACTIVATION_LAYERS:
+        return _ACTIVATION_LAYERS[kind]
+    if kind == "Lambda":
+        return _activation_name(layer.function)
+    if hasattr(layer, "activation"):  # Dense, Conv2D, ... and Activation layers
+        return _activation_name(layer.activation)
+    return "linear" if hasattr(layer, "kernel") else None
+
+
+def _is_weighted(layer: Any) -> bool:
+    """Whether ``layer`` computes new values from weights, like Dense and Conv2D."""
+    # A kernel exists once the layer is built; the activation argument even before.
+    own_argument = hasattr(layer, "activation") and type(layer).__name__ != "Activation"
+    return hasattr(layer, "kernel") or own_argument
+
+
+def _applied_activation(layers: Sequence[Any]) -> str | None:
+    """The activation applied to the output of ``layers[0]`` before the next weighted layer.
+
+    The last one applied counts; "linear" ones change nothing, so they count only when no
+    other is applied. None when no layer applies one.
+    """
+    applied = None
+    for i, layer in enumerate(layers):
+        if i and _is_weighted(layer):
+            break
+        name = _own_activation(layer)
+        if name is not None and (applied is None or name != "linear"):
+            applied = name
+    return applied
+
+
+def layer_activation(model: Any, layer: Any) -> str:
+    """The activation applied to ``layer``'s output: its own or a separate layer's after it.
+
+    ``Conv2D(8, 3, activation="relu")`` and ``Conv2D(8, 3)`` followed by ``ReLU()`` (with
+    BatchNormalization, Dropout or pooling between them, or not) both give "relu".
+    """
+    flat = model_layers(model)
+    start = next((i for i, other in enumerate(flat) if other is layer), None)
+    if start is None:
+        raise ValueError(f"{layer.name} is not a layer of {model.name}")
+    return _applied_activation(flat[start:]) or "linear"
+
+
 def final_activation(model: Any) -> str | None:
     """Name of the activation applied last in a Keras model ("softmax", "relu", ...)."""
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a Keras model, got {type(model).__name__}")
-    for layer in reversed(model.layers):
-        if type(layer).__name__ == "Softmax":
-            return "softmax"
-        activation = getattr(layer, "activation", None)
-        if activation is not None:
-            return getattr(activation, "__name__", str(activation))
-        if hasattr(layer, "kernel"):  # a weighted layer without activation ends the search
-            return "linear"
-    return None
+    flat = model_layers(model)
+    weighted = [i for i, layer in enumerate(flat) if _is_weighted(layer)]
+    return _applied_activation(flat[weighted[-1] if weighted else 0 :])

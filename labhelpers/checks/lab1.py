@@ -12,6 +12,9 @@ from labhelpers.checks import (
     Verdict,
     exercise,
     final_activation,
+    layer_activation,
+    model_input_shape,
+    model_layers,
     model_output_shape,
 )
 
@@ -88,13 +91,13 @@ def exercise_3(verdict: Verdict, deeper: Any) -> None:
         f"the last activation is {final_activation(deeper)}: end with a softmax, so that the "
         "outputs are probabilities",
     )
-    input_shape = tuple(deeper.inputs[0].shape) if deeper.inputs else None
+    input_shape = model_input_shape(deeper)
     verdict.expect(
         input_shape == (None, 28, 28),
         f"the input shape is {input_shape}: the model takes 28 x 28 images, keras.Input((28, 28))",
     )
-    dense = [layer for layer in deeper.layers if type(layer).__name__ == "Dense"]
-    hidden = [(layer.units, layer.activation.__name__) for layer in dense[:-1]]
+    dense = model_layers(deeper, "Dense")
+    hidden = [(layer.units, layer_activation(deeper, layer)) for layer in dense[:-1]]
     units = [u for u, _ in hidden]
     if units != [256, 128]:
         verdict.fail(f"the hidden Dense layers have {units} units: the exercise asks for 256, 128")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from labhelpers.checks import Verdict, exercise, final_activation, model_output_shape
+from labhelpers.checks import (
+    Verdict,
+    exercise,
+    final_activation,
+    layer_activation,
+    model_layers,
+    model_output_shape,
+)
 from labhelpers.conv import conv_output_size
 
 __all__ = ["EXERCISE_1_LAYERS", "exercise_1", "exercise_2"]
@@ -81,7 +88,7 @@ def exercise_2(verdict: Verdict, bonus_model: Any) -> None:
         final_activation(bonus_model) == "softmax",
         "the last layer should be the softmax over the 10 classes, as in section 7",
     )
-    convs = [layer for layer in bonus_model.layers if type(layer).__name__ == "Conv2D"]
+    convs = model_layers(bonus_model, "Conv2D")
     if not verdict.expect(
         len(convs) == 2, f"the CNN of section 7 has 2 convolution layers, yours has {len(convs)}"
     ):
@@ -99,11 +106,20 @@ def exercise_2(verdict: Verdict, bonus_model: Any) -> None:
         [layer.filters for layer in convs] == [16, 64],
         "keep the filters of section 7: 16 in conv1, 64 in conv2",
     )
-    flatten = [layer for layer in bonus_model.layers if type(layer).__name__ == "Flatten"]
-    if flatten:
+    verdict.expect(
+        all(layer.padding == "same" for layer in convs),
+        'keep padding="same" in both convolutions, as in section 7',
+    )
+    dense = model_layers(bonus_model, "Dense")
+    verdict.expect(
+        [layer.units for layer in dense] == [128, 10],
+        "keep the dense layers of section 7: 128 units, then one per class",
+    )
+    verdict.expect(
+        all(layer_activation(bonus_model, layer) == "relu" for layer in [*convs, *dense[:-1]]),
+        "keep the ReLU after both convolutions and the hidden Dense layer, as in section 7",
+    )
+    flatten = model_layers(bonus_model, "Flatten")
+    if verdict.expect(bool(flatten), "keep the Flatten layer of section 7 before the dense layers"):
         before = tuple(flatten[0].input.shape)
         verdict.expect_shape(before, (None, 7, 7, 64), "shape before Flatten")
-        verdict.expect(
-            all(layer.padding == "same" for layer in convs),
-            'keep padding="same" in both convolutions, as in section 7',
-        )

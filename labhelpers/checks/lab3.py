@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from labhelpers.checks import Verdict, exercise, final_activation, model_output_shape
+from labhelpers.checks import (
+    Verdict,
+    exercise,
+    final_activation,
+    layer_activation,
+    model_input_shape,
+    model_layers,
+    model_output_shape,
+)
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 
@@ -16,7 +24,7 @@ __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 def exercise_1(verdict: Verdict, bn_model: Any) -> None:
     """Check a cats-vs-dogs network for 64 x 64 photos with batch normalisation."""
     verdict.expect_shape(
-        tuple(bn_model.input_shape), (None, 64, 64, 3), "input shape", (None, None, None, None)
+        model_input_shape(bn_model), (None, 64, 64, 3), "input shape", (None, None, None, None)
     )
     verdict.expect_shape(model_output_shape(bn_model), (None, 1), "output shape")
     verdict.expect(
@@ -24,14 +32,17 @@ def exercise_1(verdict: Verdict, bn_model: Any) -> None:
         f"the last activation should be sigmoid (one P(dog) for binary cross-entropy), "
         f"yours is {final_activation(bn_model)}",
     )
-    kinds = [type(layer).__name__ for layer in bn_model.layers]
+    flat = model_layers(bn_model)
+    kinds = [type(layer).__name__ for layer in flat]
     convs = [i for i, kind in enumerate(kinds) if kind == "Conv2D"]
     if not verdict.expect(bool(convs), "the model has no Conv2D layer"):
         return
-    # Between one convolution and the next there must be a BatchNormalization layer.
-    ends = [*convs[1:], len(kinds)]
+    # Between a convolution and the next weighted layer (Conv2D or Dense) there must be a
+    # BatchNormalization layer: one in the dense head normalises no convolution.
+    weighted = [i for i, kind in enumerate(kinds) if kind in ("Conv2D", "Dense")]
+    ends = [next((i for i in weighted if i > start), len(kinds)) for start in convs]
     without = [
-        bn_model.layers[start].name
+        flat[start].name
         for start, end in zip(convs, ends, strict=True)
         if "BatchNormalization" not in kinds[start:end]
     ]
@@ -39,6 +50,12 @@ def exercise_1(verdict: Verdict, bn_model: Any) -> None:
         not without,
         f"add a BatchNormalization layer after every convolution; {', '.join(without)} "
         f"{'has' if len(without) == 1 else 'have'} none",
+    )
+    no_relu = [flat[i].name for i in convs if layer_activation(bn_model, flat[i]) != "relu"]
+    verdict.expect(
+        not no_relu,
+        "every convolution needs its ReLU, before or after the batch normalisation; "
+        f"{', '.join(no_relu)} {'has' if len(no_relu) == 1 else 'have'} none",
     )
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
-from labhelpers.checks import Verdict, exercise, final_activation, model_output_shape
+from labhelpers.checks import (
+    Verdict,
+    exercise,
+    final_activation,
+    model_input_shape,
+    model_output_shape,
+)
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 
@@ -81,7 +88,7 @@ def exercise_2(verdict: Verdict, deeper: Any) -> None:
 def exercise_3(verdict: Verdict, flower_head: Any, n_features: int) -> None:
     """Check a compiled softmax classifier of 17 classes on flattened VGG16 features."""
     verdict.expect_shape(
-        tuple(flower_head.input_shape), (None, n_features), "input shape", (None, "features")
+        model_input_shape(flower_head), (None, n_features), "input shape", (None, "features")
     )
     verdict.expect_shape(
         model_output_shape(flower_head), (None, 17), "output shape", (None, "classes")
@@ -92,11 +99,22 @@ def exercise_3(verdict: Verdict, flower_head: Any, n_features: int) -> None:
         f"the last activation should be softmax (one probability per class), yours is {activation}",
     )
     loss = getattr(flower_head, "loss", None)
-    loss_name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
     if not verdict.expect(loss is not None, "compile `flower_head` before training it"):
         return
+    # A loss is given by name ("sparse_categorical_crossentropy" or the class name), as a loss
+    # object or as a function of keras.losses.
+    loss_name = (
+        loss
+        if isinstance(loss, str)
+        else getattr(loss, "name", getattr(loss, "__name__", type(loss).__name__))
+    )
     verdict.expect(
-        "sparse_categorical_crossentropy" in str(loss_name).lower().replace(" ", "_"),
+        "sparsecategoricalcrossentropy" in re.sub(r"[\W_]", "", str(loss_name).lower()),
         "the labels are integers 0..16: use loss='sparse_categorical_crossentropy', "
         f"not {loss_name}",
+    )
+    from_logits = hasattr(loss, "get_config") and loss.get_config().get("from_logits")
+    verdict.expect(
+        not (from_logits and activation == "softmax"),
+        "the softmax already gives probabilities: leave from_logits=False in the loss",
     )
