@@ -258,30 +258,27 @@ def model_layers(model: Any, *kinds: str) -> list[Any]:
     return [layer for layer in flat if not kinds or type(layer).__name__ in kinds]
 
 
-def model_input_shape(model: Any) -> tuple[int | None, ...] | None:
-    """A Keras model's input shape, or None when it is not known (model not built)."""
+def _model_shape(model: Any, end: str) -> tuple[int | None, ...] | None:
+    """A Keras model's ``end`` ("input" or "output") shape, or None when it is not known."""
     if not hasattr(model, "layers"):
         raise TypeError(f"expected a Keras model, got {type(model).__name__}")
     try:
-        shape = model.input_shape
+        shape = getattr(model, f"{end}_shape")
     except (AttributeError, ValueError):
         return None
-    if isinstance(shape, list):  # a model with several inputs: not what our exercises ask
-        raise ValueError(f"the model has {len(shape)} inputs, the exercise asks for one")
+    if isinstance(shape, list):  # several inputs or outputs: not what our exercises ask
+        raise ValueError(f"the model has {len(shape)} {end}s, the exercise asks for one")
     return tuple(shape)
+
+
+def model_input_shape(model: Any) -> tuple[int | None, ...] | None:
+    """A Keras model's input shape, or None when it is not known (model not built)."""
+    return _model_shape(model, "input")
 
 
 def model_output_shape(model: Any) -> tuple[int | None, ...] | None:
     """A Keras model's output shape, or None when it is not known (model not built)."""
-    if not hasattr(model, "layers"):
-        raise TypeError(f"expected a Keras model, got {type(model).__name__}")
-    try:
-        shape = model.output_shape
-    except (AttributeError, ValueError):
-        return None
-    if isinstance(shape, list):  # a model with several outputs: not what our exercises ask
-        raise ValueError(f"the model has {len(shape)} outputs, the exercise asks for one")
-    return tuple(shape)
+    return _model_shape(model, "output")
 
 
 # The common activations are told apart by their values on a few logits, so that every
