@@ -10,4 +10,4 @@ from labhelpers import conv, data, metrics, plots
 from labhelpers.course import Course, report, setup
 
 __all__ = ["Course", "conv", "data", "metrics", "plots", "report", "setup"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

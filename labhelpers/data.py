@@ -39,6 +39,7 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "FLOWERS17_CLASSES",
     "DatasetError",
+    "cats_and_dogs_folder",
     "fetch",
     "load_cats_and_dogs",
     "load_fashion_mnist",
@@ -381,6 +382,18 @@ def _decode_photos(files: list[Path], image_size: tuple[int, int]) -> np.ndarray
     return images
 
 
+def cats_and_dogs_folder() -> Path:
+    """The folder of the cats-and-dogs photos as JPEG files: ``train/`` and ``validation/``,
+    each with ``cats/`` and ``dogs/``. The archive is fetched and extracted once, then checked.
+    """
+    zip_path = fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"]
+    root = cache_dir() / "cats_and_dogs_filtered"
+    if not root.is_dir():
+        _extract(zip_path, root, _check_image_folders, inner=root.name)
+    _check_image_folders(root)
+    return root
+
+
 def load_cats_and_dogs(
     image_size: tuple[int, int] = (128, 128), seed: int = 42
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -394,11 +407,7 @@ def load_cats_and_dogs(
         ``(x_train, y_train), (x_val, y_val)``: 2,000 and 1,000 photos of shape
         ``(*image_size, 3)``, labels of shape (n,).
     """
-    zip_path = fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"]
-    root = cache_dir() / "cats_and_dogs_filtered"
-    if not root.is_dir():
-        _extract(zip_path, root, _check_image_folders, inner=root.name)
-    _check_image_folders(root)
+    root = cats_and_dogs_folder()
 
     def split(name: str, shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
         files, labels = [], []
