@@ -1,6 +1,7 @@
 """Command line: ``python -m labhelpers run [--fast] [--random-weights] [--html] [NOTEBOOK ...]``,
 ``python -m labhelpers student``, ``python -m labhelpers workspace [DIR]`` (students' own
-copies), ``python -m labhelpers grading [DIR]`` and ``python -m labhelpers classroom [DIR]``."""
+copies), ``python -m labhelpers grading [DIR]``, ``python -m labhelpers classroom [DIR]`` and
+``python -m labhelpers site`` (the course website, from executed notebooks)."""
 
 import argparse
 import sys
@@ -52,7 +53,54 @@ def main(argv: list[str] | None = None) -> int:
     classroom.add_argument(
         "folder", nargs="?", type=Path, default=Path("build/classroom"), help="%(default)s"
     )
+    site = commands.add_parser(
+        "site",
+        help="build the course website from executed notebooks: the students' edition (from "
+        "the student versions) and the solutions edition (from the sources)",
+        description="Build the course website from executed notebooks (Sphinx executes "
+        "nothing). First run the sources, `python -m labhelpers run` (into build/course/), and "
+        "the student versions, `python -m labhelpers run notebooks/student/[0-9]*.ipynb "
+        "--output build/course/student`; --fast for a quick look. The students' edition holds "
+        "no solution; publish the solutions edition after the term.",
+    )
+    site.add_argument(
+        "--students",
+        type=Path,
+        default=Path("build/course/student"),
+        help="the executed student versions (default: %(default)s)",
+    )
+    site.add_argument(
+        "--solutions",
+        type=Path,
+        default=Path("build/course"),
+        help="the executed sources (default: %(default)s)",
+    )
+    site.add_argument(
+        "--only", choices=["students", "solutions"], help="build one edition (default: both)"
+    )
+    site.add_argument(
+        "--output",
+        type=Path,
+        default=Path("build/site"),
+        help="the editions go to OUTPUT/students/ and OUTPUT/solutions/ (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "site":
+        from labhelpers.site import LABELS, SiteError, build_site
+
+        executed = {"students": args.students, "solutions": args.solutions}
+        if args.only:
+            executed = {args.only: executed[args.only]}
+        try:
+            built = build_site(executed, args.output)
+        except SiteError as error:
+            parser.exit(1, f"error: {error}\n")
+        for edition, (seconds, warnings) in built.items():
+            note = f", {len(warnings)} warnings (above)" if warnings else ""
+            index = args.output / edition / "index.html"
+            print(f"The {LABELS[edition]}: {index}, built in {seconds:.1f} s{note}")
+        return 0
 
     if args.command == "classroom":
         from labhelpers.classroom import prepare, summary

@@ -21,6 +21,7 @@ from keras import layers
 
 from labhelpers.course import keras_cache_dir, mirror_dir
 from labhelpers.fetch import Lookup, MissingFile, RemoteFile
+from labhelpers.memory import return_freed_memory
 from labhelpers.progress import Ticker
 
 __all__ = [
@@ -172,7 +173,8 @@ def clear_session() -> None:
     piles up hundreds of MB; this drops those entries so that the graphs can be freed.
 
     Models still in use keep working: their training step was traced, gradients included,
-    when ``fit`` first ran, and a new trace registers a new entry.
+    when ``fit`` first ran, and a new trace registers a new entry. What was freed then goes back
+    to the system (:func:`labhelpers.memory.return_freed_memory`).
     """
     if keras.backend.backend() == "tensorflow":
         from tensorflow.python.framework import ops
@@ -181,6 +183,7 @@ def clear_session() -> None:
         for name in [name for name in registry if name.startswith("CustomGradient-")]:
             del registry[name]
     keras.backend.clear_session()  # also runs the garbage collector
+    return_freed_memory()
 
 
 def cats_dogs_cnn(

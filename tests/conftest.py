@@ -1,15 +1,30 @@
-"""Shared fixtures: a local HTTP server standing in for the canonical download sites, and the
-``network`` mark for the tests that ask the package index (skipped, with the reason, offline)."""
+"""Shared fixtures: a local HTTP server standing in for the canonical download sites, the
+``network`` mark for the tests that ask the package index (skipped, with the reason, offline),
+the student versions run once per session (the rerun test and the site test both read them),
+and headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from labhelpers.runner import NotebookResult
+
+# Debian's Chromium: Playwright's own browser download cannot be had here.
+CHROMIUM = (
+    os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
 
 
 @functools.cache
@@ -73,3 +88,34 @@ def http_server():
     yield f"http://127.0.0.1:{server.server_port}", routes, hits
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def student_run(tmp_path_factory) -> tuple[Callable[[Path], NotebookResult], Path]:
+    """``(run, folder)``: ``run(notebook)`` runs a student version in fast mode, then every
+    cell once more in the same kernel, as students do, and saves the executed copy in
+    ``folder``; each notebook runs at most once per session, whichever test asks first."""
+    folder = tmp_path_factory.mktemp("student-runs")
+
+    @functools.cache
+    def run(notebook: Path) -> NotebookResult:
+        from labhelpers.runner import run_notebooks
+
+        [result] = run_notebooks([notebook], folder, fast=True, rerun=True)
+        return result
+
+    return run, folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, driven by Playwright; skips the test where either is missing."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install -r requirements-dev.txt for the browser tests"
+    )
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: apt-get install chromium (or set CHROMIUM=path)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()

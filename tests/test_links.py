@@ -138,6 +138,20 @@ def test_readme_names_the_repository():
     assert clone and clone.group(1) == repository()
 
 
+def test_readme_links_to_the_website_pages_of_real_labs():
+    """GitHub Pages serves the repository's site at owner.github.io/name/, a page per lab."""
+    owner, name = repository().split("/")
+    site = f"https://{owner}.github.io/{name}/"
+    pages = [url for url in links(ROOT / "README.md") if ".github.io/" in url]
+    assert site in pages, f"the README should link to the course website, {site}"
+    labs = {path.stem for path in SOURCES}
+    for url in pages:
+        assert url.startswith(site), f"{url} is not on {site}"
+        page = url.removeprefix(site).split("#")[0]
+        assert page == "" or page.removesuffix(".html") in labs, f"{url}: no lab has that page"
+    assert {url.removeprefix(site).removesuffix(".html") for url in pages} >= labs
+
+
 def lab_ending(path: Path) -> str:
     """The markdown after a lab's last code cell: its summary and where to go next."""
     cells = nbformat.read(path, as_version=4).cells

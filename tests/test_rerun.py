@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from labhelpers.runner import run_notebooks
-
 STUDENT = sorted((Path(__file__).parents[1] / "notebooks" / "student").glob("[0-9]*.ipynb"))
 
 
 @pytest.mark.parametrize("notebook", STUDENT, ids=lambda p: p.name)
-def test_every_cell_runs_a_second_time(notebook, tmp_path):
-    [result] = run_notebooks([notebook], tmp_path, fast=True, rerun=True)
+def test_every_cell_runs_a_second_time(notebook, student_run):
+    run, _ = student_run
+    result = run(notebook)
     assert result.status == "ok", result.error

@@ -1,0 +1,216 @@
+"""The course as a website: a static site from executed notebooks, in two editions.
+
+The **students' edition** is built from the executed student versions (lessons with their
+outputs, exercises blank, check cells saying "not answered yet"); the **solutions edition**
+from the executed sources, for instructors to publish after the term. Sphinx with MyST-NB
+renders the notebooks as they are, executing nothing, in sphinx-book-theme: a home page made
+of the README's overview and its table of labs, one page per lab in course order, a search
+box, and on each lab page the Colab, Binder and download buttons for that edition's notebook.
+This module is also the small Sphinx extension that the generated ``conf.py`` loads.
+
+    python -m labhelpers run --fast
+    python -m labhelpers run --fast notebooks/student/[0-9]*.ipynb --output build/course/student
+    python -m labhelpers site        # build/site/students/ and build/site/solutions/
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from importlib.metadata import metadata
+from pathlib import Path
+
+import nbformat
+
+from labhelpers.student import GENERATED_TAG
+
+__all__ = ["EDITIONS", "LABELS", "SiteError", "build_edition", "build_site", "home_page", "setup"]
+
+# Each edition and the folder of its notebooks in the repository (where Colab, Binder and the
+# repository button point).
+EDITIONS = {"students": "notebooks/student", "solutions": "notebooks"}
+NOTES = {
+    "students": "This is the **students' edition**: every lab with its outputs, run as you will "
+    "run it, and each exercise left for you to write; its check cell says *not answered yet* "
+    "until you do. Open a lab in **Colab** or **Binder** from the rocket button at the top of "
+    "its page, or download the notebook with the download button.",
+    "solutions": "This is the **solutions edition**: every lab run with its worked solutions, "
+    "between `### BEGIN SOLUTION` and `### END SOLUTION`, and the graded form of each check.",
+}
+LABELS = {"students": "students' edition", "solutions": "solutions edition"}
+_LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+_LAB_ANCHOR = re.compile(r"(?P<page>\]\([0-9]\w*\.ipynb)#(?P<anchor>[^)\s\"]+)\)")
+_NOT_IN_SLUG = re.compile(r"[^\w-]")  # what MyST's heading slugs drop (spaces are dashes here)
+
+
+class SiteError(RuntimeError):
+    """An input of the site is missing or is not what its edition needs."""
+
+
+def _repository() -> str:
+    for entry in metadata("labhelpers").get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip() == "Repository":
+            return url.strip()
+    raise SiteError("labhelpers' metadata names no Repository: pip install -e . again")
+
+
+def _section(readme: str, heading: str) -> str:
+    """The text under a ``## heading`` of the README, up to the next heading of that level."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
+    if match is None:
+        raise SiteError(f"README.md has no '## {heading}' section for the home page")
+    return match.group(1).strip()
+
+
+def _link(target: str, labs: list[str], repository: str) -> str:
+    """A README link as the site needs it: labs to their pages, other files to the repository."""
+    if re.match(r"[a-z]+:", target):
+        return target
+    path, _, anchor = target.partition("#")
+    if Path(path).suffix == ".ipynb" and Path(path).stem in labs:
+        return Path(path).name + (f"#{anchor}" if anchor else "")
+    return f"{repository}/blob/main/{target}" if path else f"{repository}#{anchor}"
+
+
+def home_page(readme: str, labs: list[str], edition: str) -> str:
+    """The home page in MyST: the README's overview, its table of labs, and the labs' order."""
+    repository = _repository()
+    title = re.search(r"^# (.+)$", readme, re.M)
+    overview = re.search(r"^# .+?\n(.*?)(?=^## )", readme, re.M | re.S)
+    table = re.search(r"^\|.*?(?=\n\n|\Z)", _section(readme, "The labs"), re.M | re.S)
+    if title is None or overview is None or table is None:
+        raise SiteError("README.md lacks its title, its overview or the table of labs")
+    parts = [
+        f"# {title.group(1)}",
+        overview.group(1).strip(),
+        NOTES[edition],
+        "## The labs",
+        table.group(0),
+        "```{toctree}\n:hidden:\n:caption: Labs\n\n" + "\n".join(labs) + "\n```",
+    ]
+    text = "\n\n".join(parts) + "\n"
+    return _LINK.sub(lambda m: f"]({_link(m['target'], labs, repository)})", text)
+
+
+def _settings(edition: str, title: str) -> dict:
+    """The generated ``conf.py``: MyST-NB reads executed notebooks, sphinx-book-theme shows them."""
+    return {
+        "project": title,
+        "author": "the keras-labs contributors",
+        "copyright": "the keras-labs contributors (code: MIT; text and figures: CC BY 4.0)",
+        "extensions": ["myst_nb", "labhelpers.site"],
+        "nb_execution_mode": "off",  # the notebooks come executed, by the course runner
+        "nb_merge_streams": True,
+        "myst_enable_extensions": ["dollarmath", "amsmath"],
+        "myst_heading_anchors": 3,
+        "html_theme": "sphinx_book_theme",
+        "html_title": title,
+        "html_context": {"default_mode": "light"},  # the figures are drawn on white
+        "html_theme_options": {
+            "repository_url": _repository(),
+            "repository_branch": "main",
+            "path_to_docs": EDITIONS[edition],
+            "use_repository_button": True,
+            "use_download_button": True,
+            "launch_buttons": {
+                "colab_url": "https://colab.research.google.com",
+                "binderhub_url": "https://mybinder.org",
+                "notebook_interface": "jupyterlab",
+            },
+        },
+    }
+
+
+def _notebooks(folder: Path, edition: str) -> list[Path]:
+    """The executed labs in ``folder``, checked to be the edition's kind of notebook."""
+    if not folder.is_dir():
+        command = "python -m labhelpers run --fast"
+        if edition == "students":
+            command += f" notebooks/student/[0-9]*.ipynb --output {folder}"
+        raise SiteError(f"{folder} does not exist: run `{command}` first")
+    notebooks = sorted(folder.glob("[0-9]*.ipynb"))
+    if not notebooks:
+        raise SiteError(f"{folder} holds no executed lab ([0-9]*.ipynb)")
+    for path in notebooks:
+        cells = nbformat.read(path, as_version=4).cells
+        student = bool(cells) and GENERATED_TAG in cells[0].metadata.get("tags", [])
+        if student != (edition == "students"):
+            kind = "a source, with solutions" if edition == "students" else "a student version"
+            raise SiteError(f"{path} is {kind}: it does not belong in the {LABELS[edition]}")
+        if any(out.output_type == "error" for cell in cells for out in cell.get("outputs", [])):
+            raise SiteError(f"{path} shows an error: its run failed (see report.md beside it)")
+    return notebooks
+
+
+def build_edition(
+    executed: Path, out_dir: Path, edition: str, readme: Path = Path("README.md")
+) -> list[str]:
+    """Build one edition into ``out_dir`` from a folder of executed labs; return the warnings."""
+    from sphinx.cmd.build import build_main
+
+    notebooks = _notebooks(Path(executed), edition)
+    page = home_page(Path(readme).read_text(encoding="utf-8"), [p.stem for p in notebooks], edition)
+    title = page.splitlines()[0].removeprefix("# ").split(":")[0]
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Sources, caches and the new site beside out_dir, which a failed build leaves as it was.
+    with tempfile.TemporaryDirectory(prefix=f".{edition}-", dir=out_dir.parent) as work:
+        source, html, warnings = Path(work) / "source", Path(work) / "html", Path(work) / "log"
+        source.mkdir()
+        for path in notebooks:
+            shutil.copy2(path, source / path.name)
+        (source / "index.md").write_text(page, encoding="utf-8")
+        conf = "".join(f"{k} = {v!r}\n" for k, v in _settings(edition, title).items())
+        (source / "conf.py").write_text(conf, encoding="utf-8")
+        args = ["-b", "html", "-q", "-d", f"{work}/doctrees", "-w", str(warnings)]
+        if build_main([*args, str(source), str(html)]) != 0:
+            raise SiteError(f"Sphinx could not build the {LABELS[edition]} (see above)")
+        shutil.rmtree(out_dir, ignore_errors=True)  # no page of an earlier build stays
+        html.rename(out_dir)
+        return [line for line in warnings.read_text().splitlines() if line.strip()]
+
+
+def build_site(
+    executed: dict[str, Path], output: Path, readme: Path = Path("README.md")
+) -> dict[str, tuple[float, list[str]]]:
+    """Build each edition (name -> its executed labs) into ``output``/<name>.
+
+    Returns each edition's build time in seconds and Sphinx's warnings.
+    """
+    try:
+        import myst_nb  # noqa: F401
+        import sphinx_book_theme  # noqa: F401
+    except ImportError as error:
+        raise SiteError(
+            f"{error}: the site needs the dev tools: pip install -r requirements-dev.txt"
+        ) from None
+    if not Path(readme).is_file():
+        raise SiteError(
+            f"no {readme}, whose overview is the home page: run from the repository root"
+        )
+    for edition, folder in executed.items():  # every input, before building anything
+        _notebooks(Path(folder), edition)
+    built = {}
+    for edition, folder in executed.items():
+        start = time.perf_counter()
+        warnings = build_edition(Path(folder), Path(output) / edition, edition, readme)
+        built[edition] = (time.perf_counter() - start, warnings)
+    return built
+
+
+def _lab_anchors(app, docname: str, source: list[str]) -> None:
+    """Turn Jupyter's heading anchors in links between labs into the site's (MyST's slugs)."""
+
+    def slug(match: re.Match) -> str:
+        return f"{match['page']}#{_NOT_IN_SLUG.sub('', match['anchor'].lower())})"
+
+    source[0] = _LAB_ANCHOR.sub(slug, source[0])
+
+
+def setup(app) -> dict:
+    """Sphinx extension: links between labs keep their section anchors on the site."""
+    app.connect("source-read", _lab_anchors)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
