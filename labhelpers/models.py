@@ -187,7 +187,7 @@ def clear_session() -> None:
 
 
 def cats_dogs_cnn(
-    image_size: tuple[int, int] = (128, 128),
+    image_size: tuple[int, int] = (96, 96),
     *,
     filters: Sequence[int] = (16, 32, 64, 64),
     dense_units: int = 128,

@@ -80,8 +80,8 @@ def _cpu_quota() -> float | None:
 def machine_description() -> str:
     """The CPU in words: model, cores, AVX-512 or not, and any limit put on it.
 
-    Labs run three to four times faster on a CPU with AVX-512 (TensorFlow's oneDNN kernels use
-    it), so no figure is comparable without this line.
+    TensorFlow's speed and memory depend on the CPU's instructions (AVX-512 or not) and on
+    which kernels it runs, so no figure is comparable without this line.
     """
     model, flags = platform.processor() or platform.machine(), set()
     try:
@@ -97,6 +97,12 @@ def machine_description() -> str:
     parts = [model, f"{cores} cores"]
     if flags:
         parts.append("AVX-512" if "avx512f" in flags else "no AVX-512")
+    # TensorFlow's own switch (the labs set it to 1 unless it is set): without it, oneDNN is on
+    # only where the CPU has AVX-512 VNNI, AVX-VNNI or AMX; 0 there runs the default kernels
+    # of a CPU without them.
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if onednn in ("0", "1"):
+        parts.append(f"oneDNN {'on' if onednn == '1' else 'off'} (TF_ENABLE_ONEDNN_OPTS)")
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")  # oneDNN's own switch, read to name the limit
     if isa:
         parts.append(f"oneDNN limited to {isa}")

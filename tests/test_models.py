@@ -235,13 +235,13 @@ def test_unknown_base_is_named():
 def test_cats_dogs_cnn_defaults_are_lab_2s_network():
     model = cats_dogs_cnn()
 
-    assert model.input_shape == (None, 128, 128, 3) and model.output_shape == (None, 1)
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 1)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [16, 32, 64, 64]
     assert model.layers[-1].activation.__name__ == "sigmoid"
     # Counted layer by layer (Lab 2 explains the formula), not copied from a summary:
-    # convs 448 + 4,640 + 18,496 + 36,928, dense 2,304 x 64 x 128 + 128, output 129.
-    assert model.count_params() == 448 + 4640 + 18496 + 36928 + (6 * 6 * 64 * 128 + 128) + 129
+    # convs 448 + 4,640 + 18,496 + 36,928, dense 4 x 4 x 64 x 128 + 128, output 129.
+    assert model.count_params() == 448 + 4640 + 18496 + 36928 + (4 * 4 * 64 * 128 + 128) + 129
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
 
 

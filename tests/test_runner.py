@@ -235,3 +235,28 @@ def test_each_kernel_is_shut_down_before_the_next_lab_starts(tmp_path):
     main(["run", "--fast", "--output", str(tmp_path / "out2"), str(second)])
     report = json.loads((tmp_path / "out2" / "report.json").read_text())
     assert report["results"][0]["figures"] == {"first_alive": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, None),
+        ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "oneDNN off (TF_ENABLE_ONEDNN_OPTS)"),
+        ({"TF_ENABLE_ONEDNN_OPTS": "1"}, "oneDNN on (TF_ENABLE_ONEDNN_OPTS)"),
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "oneDNN limited to AVX2"),
+    ],
+)
+def test_machine_line_names_the_cpu_and_every_switch_that_changes_its_kernels(
+    env, named, monkeypatch
+):
+    from labhelpers.runner import machine_description
+
+    for name in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    line = machine_description()
+    cores = len(os.sched_getaffinity(0))
+    assert f"{cores} cores" in line and line.endswith(f"Python {sys.version.split()[0]}")
+    assert ("AVX-512" in line) == Path("/proc/cpuinfo").exists()  # "AVX-512" or "no AVX-512"
+    assert "oneDNN" not in line if named is None else named in line
