@@ -247,6 +247,11 @@ def predict_in_batches(
     straight into one array: no list of pieces to concatenate. ``predict_on_batch`` runs the
     model as one compiled graph: faster, and leaner, than calling it op by op.
     """
+    if inputs is None:  # a lab lets photos go once they are features, to save memory
+        raise ValueError(
+            "predict_in_batches got None instead of an array: these inputs were let go to save "
+            "memory. Run the cell that loads them again, then this one."
+        )
     outputs = None
     ticker = Ticker(progress, len(inputs), "input") if progress else None
     for start in range(0, len(inputs), batch_size):

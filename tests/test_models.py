@@ -303,6 +303,8 @@ def test_predict_in_batches_matches_one_big_predict_and_keeps_the_dtype():
     assert small.dtype == np.float16 and small.shape == (10, 3)
     with pytest.raises(ValueError, match="no inputs"):
         models.predict_in_batches(model, inputs[:0])
+    with pytest.raises(ValueError, match="let go to save memory. Run the cell that loads them"):
+        models.predict_in_batches(model, None)  # photos a lab has released
 
 
 def test_array_batches_serve_float32_in_a_seeded_new_order_every_epoch():
