@@ -83,16 +83,21 @@ def machine_description() -> str:
     TensorFlow's speed and memory depend on the CPU's instructions (AVX-512 or not) and on
     which kernels it runs, so no figure is comparable without this line.
     """
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags, info = platform.processor() or platform.machine(), set(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
+            if key.strip() in ("model name", "cpu family", "model", "flags"):
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    if "model name" in info:
+        model = info["model name"]
+        # Virtual machines often report only "AMD EPYC": the family and model tell its
+        # generation, and so whether two machines are the same kind.
+        if "cpu family" in info and "model" in info:
+            model += f" (family {info['cpu family']}, model {info['model']})"
+        flags = set(info.get("flags", "").split())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = [model, f"{cores} cores"]
     if flags:

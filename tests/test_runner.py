@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -259,4 +260,7 @@ def test_machine_line_names_the_cpu_and_every_switch_that_changes_its_kernels(
     cores = len(os.sched_getaffinity(0))
     assert f"{cores} cores" in line and line.endswith(f"Python {sys.version.split()[0]}")
     assert ("AVX-512" in line) == Path("/proc/cpuinfo").exists()  # "AVX-512" or "no AVX-512"
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    family = re.search(r"^cpu family\s*:\s*(\d+)", cpuinfo, re.M)
+    assert family is None or f"(family {family.group(1)}, model " in line
     assert "oneDNN" not in line if named is None else named in line
