@@ -102,12 +102,15 @@ def machine_description() -> str:
     parts = [model, f"{cores} cores"]
     if flags:
         parts.append("AVX-512" if "avx512f" in flags else "no AVX-512")
-    # TensorFlow's own switch (the labs set it to 1 unless it is set): without it, oneDNN is on
-    # only where the CPU has AVX-512 VNNI, AVX-VNNI or AMX; 0 there runs the default kernels
-    # of a CPU without them.
+    # TensorFlow's own switch: without it, oneDNN is on only where the CPU has AVX-512 VNNI,
+    # AVX-VNNI or AMX, but every lab's setup cell sets it to 1 unless it is set already.
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    if onednn in ("0", "1"):
+    if onednn is None:
+        parts.append("oneDNN on (set by the labs' setup cells)")
+    elif onednn in ("0", "1"):
         parts.append(f"oneDNN {'on' if onednn == '1' else 'off'} (TF_ENABLE_ONEDNN_OPTS)")
+    else:
+        parts.append(f"TF_ENABLE_ONEDNN_OPTS={onednn}")
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")  # oneDNN's own switch, read to name the limit
     if isa:
         parts.append(f"oneDNN limited to {isa}")
