@@ -83,7 +83,7 @@ def machine_description() -> str:
     TensorFlow's speed and memory depend on the CPU's instructions (AVX-512 or not) and on
     which kernels it runs, so no figure is comparable without this line.
     """
-    model, flags, info = platform.processor() or platform.machine(), set(), {}
+    model, info = platform.processor() or platform.machine(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
@@ -97,7 +97,7 @@ def machine_description() -> str:
         # generation, and so whether two machines are the same kind.
         if "cpu family" in info and "model" in info:
             model += f" (family {info['cpu family']}, model {info['model']})"
-        flags = set(info.get("flags", "").split())
+    flags = set(info.get("flags", "").split())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = [model, f"{cores} cores"]
     if flags:
