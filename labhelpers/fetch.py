@@ -6,10 +6,11 @@ temporary name, verified, then renamed.
 
 What makes a copy trustworthy is data, not code: each :class:`RemoteFile` declares the hashes
 of its good copies (``"sha256:..."``, or ``"md5:..."`` where that is all the publisher gives),
-and a local folder's ``SHA256SUMS`` (the output of ``sha256sum``) vouches for its own copies.
-Where nothing is published, the file's size is checked instead. A :class:`Lookup` names one
-file together with the places its chain looks in, so that the loaders and the classroom
-command (:mod:`labhelpers.classroom`) resolve it in the same way.
+and these always decide. Only for a file with no published hash does a local folder's
+``SHA256SUMS`` (the output of ``sha256sum``) vouch for its copy there; where neither is known,
+the file's size is checked. A :class:`Lookup` names one file together with the places its chain
+looks in, so that the loaders and the classroom command (``python -m coursetools classroom``)
+resolve it in the same way.
 """
 
 from __future__ import annotations
@@ -109,19 +110,39 @@ def read_sums(folder: Path) -> dict[str, str]:
 def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None:
     """Say what is wrong with a copy of ``rf`` at ``path``, or return None if it is good.
 
-    ``vouched`` is a SHA-256 that the copy's own folder lists for it in ``SHA256SUMS``.
+    A published hash (``rf.hashes``) always decides. ``vouched``, the SHA-256 that the copy's
+    own folder lists for it in ``SHA256SUMS``, counts only for a file with no published hash,
+    since a folder can hold a damaged or altered copy and list that too. Where neither is
+    known, the size is checked.
     """
-    trusted = list(rf.hashes) + ([f"sha256:{vouched}"] if vouched else [])
-    if trusted:
+    if rf.hashes:
         actual: dict[str, str] = {}
-        for entry in trusted:
+        for entry in rf.hashes:
             algorithm, _, digest = entry.partition(":")
-            actual.setdefault(algorithm, file_digest(path, algorithm))
+            if algorithm not in actual:  # each digest once: Debian's copy matches the second
+                actual[algorithm] = file_digest(path, algorithm)
             if actual[algorithm] == digest:
                 return None
         found = ", ".join(f"its {_NAMES[a]} is {d}" for a, d in actual.items())
-        wanted = [f"{_NAMES[a]} {d}" for a, _, d in (e.partition(":") for e in trusted)]
-        return f"{found}; expected {' or '.join(wanted)}"
+        wanted = " or ".join(
+            f"{_NAMES[a]} {d}" for a, _, d in (e.partition(":") for e in rf.hashes)
+        )
+        problem = f"{found}; expected {wanted} (published for this file)"
+        # Say why a listed copy is refused: the list alone would make it look trusted.
+        if vouched and vouched == (actual.get("sha256") or file_digest(path)):
+            problem += (
+                ". Its folder's SHA256SUMS lists this very copy, but a published hash always "
+                "wins over a folder's list"
+            )
+        return problem
+    if vouched:
+        digest = file_digest(path)
+        if digest != vouched:
+            return (
+                f"its SHA-256 is {digest}; expected SHA-256 {vouched}, as its folder's "
+                "SHA256SUMS lists"
+            )
+        return None
     if rf.size is not None and path.stat().st_size != rf.size:
         return f"it has {path.stat().st_size} bytes, expected {rf.size}"
     return None
@@ -206,7 +227,8 @@ def resolve(
     Args:
         rf: the file and how to recognise a good copy.
         local_dirs: folders to look in first, in order (a mirror, system folders); a copy there
-            must match one of ``rf.hashes``, or the SHA-256 its folder's ``SHA256SUMS`` lists.
+            must match one of ``rf.hashes``; only a file with none may be vouched for by the
+            SHA-256 that its folder's ``SHA256SUMS`` lists.
         cache: where downloads go; a cached copy that fails its check is downloaded again.
         what: what the file is for, for messages, e.g. ``"dataset 'cats-and-dogs'"``.
         hint: one more way to get the file, added to the error message.
@@ -214,18 +236,21 @@ def resolve(
     Raises:
         MissingFile: the file is found nowhere and cannot be downloaded; the message lists
             where we looked and how to fix it.
-        DamagedFile: a local copy, or the download, is not the expected file.
+        DamagedFile: a local copy, or the download, is not the expected file (even when its
+            folder lists it, if the file has a published hash).
     """
     looked = []
     for folder in local_dirs:
         path = folder / rf.name
         looked.append(str(path))
         if path.is_file():
-            problem = verify(path, rf, read_sums(folder).get(rf.name))
+            listed = read_sums(folder).get(rf.name)
+            problem = verify(path, rf, listed)
             if problem:
                 raise DamagedFile(
-                    f"{path} is damaged or not the expected file: {problem}. "
-                    "Replace it with a good copy, or delete it to use another source."
+                    f"{path} is damaged or not the expected file: {problem}. Replace it with a "
+                    + ("good copy (and its line in SHA256SUMS)" if listed else "good copy")
+                    + ", or delete it to use another source."
                 )
             return path
     path = cache / rf.name

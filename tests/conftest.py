@@ -1,6 +1,5 @@
 """Shared fixtures: a local HTTP server standing in for the canonical download sites, the
 ``network`` mark for the tests that ask the package index (skipped, with the reason, offline),
-the student versions run once per session (the rerun test and the site test both read them),
 and headless Chromium for the browser tests."""
 
 from __future__ import annotations
@@ -11,15 +10,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-
-if TYPE_CHECKING:
-    from labhelpers.runner import NotebookResult
 
 # Debian's Chromium: Playwright's own browser download cannot be had here.
 CHROMIUM = (
@@ -88,23 +81,6 @@ def http_server():
     yield f"http://127.0.0.1:{server.server_port}", routes, hits
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="session")
-def student_run(tmp_path_factory) -> tuple[Callable[[Path], NotebookResult], Path]:
-    """``(run, folder)``: ``run(notebook)`` runs a student version in fast mode, then every
-    cell once more in the same kernel, as students do, and saves the executed copy in
-    ``folder``; each notebook runs at most once per session, whichever test asks first."""
-    folder = tmp_path_factory.mktemp("student-runs")
-
-    @functools.cache
-    def run(notebook: Path) -> NotebookResult:
-        from labhelpers.runner import run_notebooks
-
-        [result] = run_notebooks([notebook], folder, fast=True, rerun=True)
-        return result
-
-    return run, folder
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of ``python -m labhelpers classroom``: one folder with every file the labs load.
+"""Tests of ``python -m coursetools classroom``: one folder with every file the labs load.
 
 The notebooks' own code says which files the labs need; the real mirror of the datasets
 (``LABHELPERS_DATA_DIR``, as ``.ci/run`` sets it) fills a folder offline; a local HTTP server
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gzip
 import hashlib
 import inspect
 import io
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from labhelpers import classroom, course, data, models
-from labhelpers.__main__ import main
+from coursetools import classroom
+from coursetools.__main__ import main
+from labhelpers import course, data, models
 from labhelpers.data import Dataset
 from labhelpers.fetch import DamagedFile, RemoteFile, file_digest, read_sums
 
@@ -128,7 +130,7 @@ def test_weights_are_checked_by_the_published_hash_or_else_by_name_and_size():
 
 
 def run(*args: str) -> tuple[int, str]:
-    """Run ``python -m labhelpers classroom ARGS`` in this process: exit code and output."""
+    """Run ``python -m coursetools classroom ARGS`` in this process: exit code and output."""
     with contextlib.redirect_stdout(io.StringIO()) as out:
         code = main(["classroom", *args])
     return code, out.getvalue()
@@ -212,19 +214,31 @@ def damage(path: Path) -> None:
     path.write_bytes(blob)
 
 
+def set_all_labels_to_zero(path: Path) -> None:
+    """Rewrite a gzipped IDX labels file with every label 0: valid, and wrong."""
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:8] + bytes(len(raw) - 8)))
+
+
 def test_a_damaged_copy_in_the_folder_is_never_trusted(real_classroom, offline, monkeypatch):
     mirror, room, _, _ = real_classroom
     zip_name, labels = "cats_and_dogs_filtered.zip", "t10k-labels-idx1-ubyte.gz"
     good = read_sums(room)
     damage(room / zip_name)
-    damage(room / labels)
+    # Altered labels, and a SHA256SUMS that lists them: their published hash still decides.
+    set_all_labels_to_zero(room / labels)
+    lines = {**good, labels: file_digest(room / labels)}
+    (room / "SHA256SUMS").write_text("".join(f"{d}  {n}\n" for n, d in lines.items()))
 
     # The folder itself is the mirror, as on a classroom's machines: Debian's package still
     # has Fashion-MNIST, but nothing else has the photos.
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(room))
-    code, out = run(str(room))
+    with pytest.raises(DamagedFile, match="a published hash always wins over a folder's list"):
+        data.fetch("fashion-mnist")  # the loaders refuse the listed labels ...
+    code, out = run(str(room))  # ... and the command replaces them, from Debian's package
     assert code == 1
     assert f"replaced: {labels} (the copy here was bad: its SHA-256 is " in out
+    assert "SHA256SUMS lists this very copy, but a published hash always wins" in out
     assert file_digest(room / labels) == good[labels]
     assert f"damaged: {zip_name} (the copy here is bad: its SHA-256 is " in out
     assert f"  {zip_name} (dataset 'cats-and-dogs')" in out  # in the list of what to fetch
@@ -245,9 +259,10 @@ def test_the_folder_is_all_that_the_loaders_need(real_classroom, offline, monkey
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(room))
     for name in ("cats-and-dogs", "flowers17"):
         assert {p.parent for p in data.fetch(name).values()} == {room}
-    (x_train, y_train), (x_val, y_val) = data.load_cats_and_dogs(image_size=(24, 24))
-    assert x_train.shape == (2000, 24, 24, 3) and x_val.shape == (1000, 24, 24, 3)
-    assert (offline / "cache" / "cats_and_dogs_filtered").is_dir()  # extracted, offline
+    # Extracted and checked offline; decoding the photos is test_data.py's job, done once.
+    photos = data.cats_and_dogs_folder()
+    assert photos == offline / "cache" / "cats_and_dogs_filtered"
+    assert len(list((photos / "validation" / "dogs").iterdir())) == 500
 
 
 def test_files_put_in_by_hand_are_checked_before_they_are_listed(offline, monkeypatch):
@@ -263,6 +278,55 @@ def test_files_put_in_by_hand_are_checked_before_they_are_listed(offline, monkey
     assert f"listed: {mobilenet}" in out
     assert f"damaged: {vgg16} (the copy here is bad: its MD5 is " in out
     assert set(read_sums(room)) == {mobilenet}
+
+    # MobileNetV2's weights have no published hash: the folder's list vouches for them ...
+    assert f"present: {mobilenet}" in run(str(room))[1]
+    # ... and refuses them when it disagrees. The line is kept: for a file with no published
+    # hash, it may be the only record of the good copy.
+    listed = {mobilenet: "0" * 64}
+    (room / "SHA256SUMS").write_text(f"{'0' * 64}  {mobilenet}\n")
+    code, out = run(str(room))
+    assert code == 1
+    assert f"damaged: {mobilenet} (the copy here is bad: its SHA-256 is " in out
+    assert f"expected SHA-256 {'0' * 64}, as its folder's SHA256SUMS lists" in out
+    assert read_sums(room) == listed and (room / mobilenet).stat().st_size == 9_406_464
+
+
+def test_a_listed_stub_of_a_file_with_a_published_hash_is_never_kept(offline, monkeypatch):
+    flowers = data.DATASETS["flowers17"]
+    monkeypatch.setattr(data, "DATASETS", {"flowers17": flowers})
+    monkeypatch.setattr(models, "LAB_BASES", ())
+    room = offline / "room"
+    room.mkdir()
+    stub = room / "17flowers.tgz"
+    stub.write_bytes(bytes(1 << 20))  # 1 MB where the real archive has 60
+    (room / "SHA256SUMS").write_text(f"{file_digest(stub)}  {stub.name}\n")
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(room))
+    with pytest.raises(DamagedFile, match="a published hash always wins over a folder's list"):
+        data.fetch("flowers17")
+
+    # Nowhere else to get it from: reported, never "present", and no longer listed.
+    code, out = run(str(room))
+    assert code == 1 and "present" not in out
+    assert f"damaged: {stub.name} (the copy here is bad: its SHA-256 is {file_digest(stub)}" in out
+    assert "its line in SHA256SUMS, which vouched for the bad copy, was removed" in out
+    assert read_sums(room) == {} and "1 of 1 files are missing or bad" in out
+
+    # With a good copy in reach (here, a system folder), the stub is replaced and the good
+    # copy listed. Its published hash is made that of a small stand-in for the archive.
+    (room / "SHA256SUMS").write_text(f"{file_digest(stub)}  {stub.name}\n")
+    source = offline / "system"
+    source.mkdir()
+    (source / stub.name).write_bytes(b"the real archive")
+    good = hashlib.sha256(b"the real archive").hexdigest()
+    published = RemoteFile(flowers.files[0].name, flowers.files[0].url, (f"sha256:{good}",))
+    stand_in = Dataset("flowers17", files=(published,), system_dirs=(str(source),))
+    monkeypatch.setattr(data, "DATASETS", {"flowers17": stand_in})
+    code, out = run(str(room))
+    assert code == 0, out
+    assert f"replaced: {stub.name} (the copy here was bad: its SHA-256 is " in out
+    assert f"from {source / stub.name})" in out
+    assert stub.read_bytes() == b"the real archive" and read_sums(room) == {stub.name: good}
 
 
 def test_a_malformed_checksum_list_in_the_folder_stops_with_its_line(offline, capsys):

@@ -6,7 +6,7 @@ import functools
 import gzip
 import hashlib
 import io
-import shutil
+import struct
 import tarfile
 import time
 import zipfile
@@ -92,44 +92,70 @@ def test_mirror_file_with_wrong_checksum_is_an_error(monkeypatch, tmp_path):
     assert str(mirror / "train-images-idx3-ubyte.gz") in str(err.value)
 
 
-def copy_fashion_mnist_mirror(mirror: Path, damage) -> None:
-    """Copy the real files into a mirror, damage the training images, list all in SHA256SUMS."""
-    mirror.mkdir()
-    for src in DEBIAN_DIR.glob("*.gz"):
-        shutil.copy(src, mirror / src.name)
-    target = mirror / "train-images-idx3-ubyte.gz"
-    target.write_bytes(damage(target.read_bytes()))
-    sums = [f"{sha256(p.read_bytes())}  {p.name}" for p in sorted(mirror.glob("*.gz"))]
+def listed_in_mirror(monkeypatch, mirror: Path, files: dict[str, bytes]) -> Path:
+    """Put ``files`` in ``mirror``, each listed in its SHA256SUMS; point the loaders there."""
+    mirror.mkdir(exist_ok=True)
+    for name, blob in files.items():
+        (mirror / name).write_bytes(blob)
+    sums = [f"{sha256(blob)}  {name}" for name, blob in files.items()]
     (mirror / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
+    return mirror
 
 
-def test_truncated_gzip_is_an_error_not_a_short_array(monkeypatch, tmp_path):
-    copy_fashion_mnist_mirror(tmp_path / "m", lambda blob: blob[: len(blob) // 2])
-    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
+def test_altered_fashion_mnist_labels_are_refused_though_the_mirror_lists_them(
+    monkeypatch, tmp_path
+):
+    # Every test label set to 0 (T-shirt): a valid file that would train and score wrongly.
+    name = "t10k-labels-idx1-ubyte.gz"
+    raw = gzip.decompress((DEBIAN_DIR / name).read_bytes())
+    altered = gzip.compress(raw[:8] + bytes(len(raw) - 8))
+    mirror = listed_in_mirror(monkeypatch, tmp_path / "mirror", {name: altered})
+    with pytest.raises(DamagedFile) as err:
+        data.load_fashion_mnist()
+    message = str(err.value)
+    assert f"{mirror / name} is damaged or not the expected file: its SHA-256 is" in message
+    assert "a published hash always wins over a folder's list" in message
+    assert "Replace it with a good copy (and its line in SHA256SUMS)" in message
+
+
+def write_idx(path: Path, array: np.ndarray) -> bytes:
+    """Write ``array`` (uint8) as a gzipped IDX file, as Fashion-MNIST's files are; return it."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    blob = gzip.compress(header + array.tobytes(), compresslevel=1)
+    path.write_bytes(blob)
+    return blob
+
+
+# The IDX reader's own checks, for a file that passed its hash (say, one registered without).
+
+
+def test_idx_of_the_expected_shape_is_read(tmp_path):
+    images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2)
+    write_idx(tmp_path / "x.gz", images)
+    np.testing.assert_array_equal(data._read_idx(tmp_path / "x.gz", (3, 2, 2)), images)
+
+
+def test_truncated_gzip_is_an_error_not_a_short_array(tmp_path):
+    blob = write_idx(tmp_path / "x.gz", np.ones((3, 2, 2), dtype=np.uint8))
+    (tmp_path / "x.gz").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(DatasetError, match="not a complete gzip file"):
-        data.load_fashion_mnist()
+        data._read_idx(tmp_path / "x.gz", (3, 2, 2))
 
 
-def test_idx_with_missing_images_is_an_error(monkeypatch, tmp_path):
+def test_idx_with_missing_images_is_an_error(tmp_path):
     # A valid gzip stream whose IDX payload lacks the last image.
-    copy_fashion_mnist_mirror(
-        tmp_path / "m", lambda blob: gzip.compress(gzip.decompress(blob)[:-784], compresslevel=1)
-    )
-    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
-    with pytest.raises(DatasetError, match=r"truncated or wrong"):
-        data.load_fashion_mnist()
+    blob = write_idx(tmp_path / "x.gz", np.ones((3, 2, 2), dtype=np.uint8))
+    (tmp_path / "x.gz").write_bytes(gzip.compress(gzip.decompress(blob)[:-4]))
+    with pytest.raises(DatasetError, match=r"holds 8 bytes .* truncated or wrong"):
+        data._read_idx(tmp_path / "x.gz", (3, 2, 2))
 
 
-def test_idx_with_wrong_magic_number_is_an_error(monkeypatch, tmp_path):
-    copy_fashion_mnist_mirror(
-        tmp_path / "m",
-        lambda blob: gzip.compress(
-            b"\x00\x00\x0d\x03" + gzip.decompress(blob)[4:], compresslevel=1
-        ),
-    )
-    monkeypatch.setenv("LABHELPERS_DATA_DIR", str(tmp_path / "m"))
+def test_idx_with_wrong_magic_number_is_an_error(tmp_path):
+    blob = write_idx(tmp_path / "x.gz", np.ones((3, 2, 2), dtype=np.uint8))
+    (tmp_path / "x.gz").write_bytes(gzip.compress(b"\x00\x00\x0d\x03" + gzip.decompress(blob)[4:]))
     with pytest.raises(DatasetError, match="magic number 00000d03"):
-        data.load_fashion_mnist()
+        data._read_idx(tmp_path / "x.gz", (3, 2, 2))
 
 
 def test_unknown_dataset_name_lists_the_known_ones():
@@ -151,6 +177,40 @@ def test_a_malformed_checksum_list_names_its_file_and_line(monkeypatch, tmp_path
 def test_a_declared_hash_must_name_its_algorithm():
     with pytest.raises(ValueError, match="'sha256:<hex>' or 'md5:<hex>'"):
         RemoteFile("f.bin", "https://example.org/f.bin", hashes=("0123abcd",))
+
+
+def test_a_published_hash_outranks_the_folders_list(tmp_path):
+    path = tmp_path / "f.bin"
+    rf = RemoteFile(
+        "f.bin", "https://example.org/f.bin", (f"md5:{'0' * 32}", "sha256:" + sha256(b"good"))
+    )
+    path.write_bytes(b"altered")
+    problem = fetch.verify(path, rf, vouched=sha256(b"altered"))
+    assert problem is not None and problem.startswith(
+        f"its MD5 is {hashlib.md5(b'altered').hexdigest()}"
+    )
+    assert "lists this very copy, but a published hash always wins" in problem
+    # A list that names some other file says nothing about this copy: no such remark.
+    assert "lists this very copy" not in fetch.verify(path, rf, vouched="0" * 64)
+    path.write_bytes(b"good")
+    assert fetch.verify(path, rf, vouched="0" * 64) is None  # the list is not even read
+
+
+def test_without_a_published_hash_the_folders_list_decides_then_the_size(tmp_path):
+    path = tmp_path / "f.bin"
+    rf = RemoteFile("f.bin", "https://example.org/f.bin", size=4)
+    path.write_bytes(b"good")
+    assert fetch.verify(path, rf, vouched=sha256(b"good")) is None
+    problem = fetch.verify(path, rf, vouched=sha256(b"else"))
+    assert problem == (
+        f"its SHA-256 is {sha256(b'good')}; expected SHA-256 {sha256(b'else')}, "
+        "as its folder's SHA256SUMS lists"
+    )
+    assert fetch.verify(path, rf) is None  # not listed: its size is all there is to check
+    path.write_bytes(b"longer")
+    assert fetch.verify(path, rf) == "it has 6 bytes, expected 4"
+    # A listed copy is the folder's own (say, a repack): its list decides, not the size.
+    assert fetch.verify(path, rf, vouched=sha256(b"longer")) is None
 
 
 # --- Downloads -----------------------------------------------------------------------------
@@ -347,6 +407,19 @@ def test_non_image_file_in_an_extracted_copy_is_named_by_path(zip_mirror, tmp_pa
         data.load_cats_and_dogs(image_size=(16, 16))
 
 
+def test_a_zip_without_a_published_hash_is_trusted_by_its_folders_list(zip_mirror):
+    mirror = zip_mirror(make_zip)  # lists the zip in SHA256SUMS
+    zip_path = mirror / "cats_and_dogs_filtered.zip"
+    # Not the size of Google's archive: the list, not the size, vouches for it.
+    assert zip_path.stat().st_size != data.DATASETS["cats-and-dogs"].files[0].size
+    assert data.fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"] == zip_path
+    (mirror / "SHA256SUMS").write_text(f"{'0' * 64}  {zip_path.name}\n")
+    with pytest.raises(DamagedFile) as err:
+        data.fetch("cats-and-dogs")
+    assert f"{zip_path} is damaged or not the expected file: its SHA-256 is" in str(err.value)
+    assert f"expected SHA-256 {'0' * 64}, as its folder's SHA256SUMS lists" in str(err.value)
+
+
 def test_canonical_zip_of_the_wrong_size_is_rejected(monkeypatch, http_server, isolated):
     base, routes, _ = http_server
     routes["/c.zip"] = (b"PK" + b"\0" * 100, "ok")
@@ -369,7 +442,8 @@ def test_flowers17_has_1360_images_80_per_class_in_numbering_order():
     assert images.std() > 20  # real photos, not blank arrays
 
 
-def make_tgz(path: Path, n: int = 1360, extra: dict | None = None, truncate: bool = False) -> None:
+def make_tgz(path: Path, n: int, extra: dict | None = None, truncate: bool = False) -> None:
+    """An archive laid out like 17flowers.tgz: jpg/image_0001.jpg ... jpg/image_{n}.jpg."""
     with tarfile.open(path, "w:gz") as archive:
         members = {f"jpg/image_{i:04d}.jpg": jpeg_bytes(i % 5) for i in range(1, n + 1)}
         members["jpg/files.txt"] = b"image_0001.jpg\n"
@@ -378,21 +452,32 @@ def make_tgz(path: Path, n: int = 1360, extra: dict | None = None, truncate: boo
             info.size = len(blob)
             archive.addfile(info, io.BytesIO(blob))
     if truncate:
-        path.write_bytes(path.read_bytes()[:-5000])
+        path.write_bytes(path.read_bytes()[:-500])
+
+
+PER_CLASS = 2  # the small archives' flowers per class: 34 images, not 1,360
+SMALL_N = len(data.FLOWERS17_CLASSES) * PER_CLASS
 
 
 @pytest.fixture
 def tgz_mirror(monkeypatch, tmp_path):
-    """A mirror folder; call it with make_tgz's keywords, get the mirror path back."""
+    """A mirror folder; call it with make_tgz's keywords, get the mirror path back.
+
+    The archive holds 2 flowers of each class, and its hash is made the published one, as
+    a good copy of the real archive matches the real published hash.
+    """
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
     monkeypatch.setenv("LABHELPERS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "FLOWERS17_PER_CLASS", PER_CLASS)
 
-    def build(**kwargs) -> Path:
+    def build(n: int = SMALL_N, **kwargs) -> Path:
         target = mirror / "17flowers.tgz"
-        make_tgz(target, **kwargs)
-        (mirror / "SHA256SUMS").write_text(f"{sha256(target.read_bytes())}  {target.name}\n")
+        make_tgz(target, n, **kwargs)
+        real = data.DATASETS["flowers17"].files[0]
+        published = RemoteFile(real.name, real.url, (f"sha256:{sha256(target.read_bytes())}",))
+        monkeypatch.setitem(data.DATASETS, "flowers17", Dataset("flowers17", files=(published,)))
         return mirror
 
     return build
@@ -401,33 +486,35 @@ def tgz_mirror(monkeypatch, tmp_path):
 def test_small_valid_flowers_archive_is_extracted_once(tgz_mirror, tmp_path):
     tgz_mirror()
     images, labels = data.load_flowers17(image_size=(8, 8))
-    assert images.shape == (1360, 8, 8, 3) and labels[-1] == 16
+    assert images.shape == (SMALL_N, 8, 8, 3) and labels.tolist() == [
+        c for c in range(17) for _ in range(PER_CLASS)
+    ]
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["flowers17"]
     first = (tmp_path / "cache" / "flowers17").stat().st_ino
-    assert data.load_flowers17(image_size=(8, 8))[0].shape == (1360, 8, 8, 3)
+    assert data.load_flowers17(image_size=(8, 8))[0].shape == (SMALL_N, 8, 8, 3)
     again = (tmp_path / "cache" / "flowers17").stat().st_ino
     assert first == again  # not extracted a second time
 
 
 def test_flowers_archive_with_an_image_missing_is_an_error(tgz_mirror, tmp_path):
-    tgz_mirror(n=1359)
-    with pytest.raises(DatasetError, match=r"holds 1359 flower images, expected exactly 1360"):
+    tgz_mirror(n=SMALL_N - 1)
+    with pytest.raises(DatasetError, match=r"holds 33 flower images, expected exactly 34"):
         data.load_flowers17()
     assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_flowers_archive_with_an_extra_image_is_an_error(tgz_mirror):
-    tgz_mirror(extra={"jpg/image_1361.jpg": jpeg_bytes(0)})
-    with pytest.raises(DatasetError, match=r"holds 1361 flower images, expected exactly 1360"):
+    tgz_mirror(extra={f"jpg/image_{SMALL_N + 1:04d}.jpg": jpeg_bytes(0)})
+    with pytest.raises(DatasetError, match=r"holds 35 flower images, expected exactly 34"):
         data.load_flowers17()
 
 
 def test_flowers_member_that_is_not_an_image_is_named(tgz_mirror, tmp_path):
-    mirror = tgz_mirror(extra={"jpg/image_0042.jpg": b"this is not a picture"})
+    mirror = tgz_mirror(extra={"jpg/image_0012.jpg": b"this is not a picture"})
     with pytest.raises(DatasetError) as err:
         data.load_flowers17()
     message = str(err.value)
-    assert f"member jpg/image_0042.jpg of the archive {mirror / '17flowers.tgz'}" in message
+    assert f"member jpg/image_0012.jpg of the archive {mirror / '17flowers.tgz'}" in message
     assert str(tmp_path / "cache") not in message
     assert list((tmp_path / "cache").iterdir()) == []
 
@@ -445,8 +532,16 @@ def test_truncated_flowers_archive_is_an_error_and_leaves_nothing(tgz_mirror, tm
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_flowers_mirror_copy_with_wrong_checksum_is_refused(tgz_mirror):
-    mirror = tgz_mirror()
-    (mirror / "SHA256SUMS").write_text(f"{'0' * 64}  17flowers.tgz\n")
-    with pytest.raises(DamagedFile, match="SHA-256"):
+def test_a_stub_flowers_archive_is_refused_though_the_mirror_lists_it(monkeypatch, tmp_path):
+    # 1 MB where the real archive has 60: listed in the mirror's SHA256SUMS all the same.
+    stub = np.random.default_rng(0).bytes(1 << 20)
+    mirror = listed_in_mirror(monkeypatch, tmp_path / "mirror", {"17flowers.tgz": stub})
+    monkeypatch.setenv("LABHELPERS_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DamagedFile) as err:
         data.load_flowers17()
+    message = str(err.value)
+    published = data.DATASETS["flowers17"].files[0].hashes[0].removeprefix("sha256:")
+    assert f"{mirror / '17flowers.tgz'} is damaged or not the expected file" in message
+    assert f"its SHA-256 is {sha256(stub)}; expected SHA-256 {published}" in message
+    assert "a published hash always wins over a folder's list" in message
+    assert not (tmp_path / "cache").exists()  # nothing extracted

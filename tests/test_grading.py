@@ -1,10 +1,12 @@
 """A term graded with real nbgrader, in fast mode: release, collect, autograde, feedback, export.
 
-Two labs, and the submissions a real term brings: every answer right, nothing answered, a wrong
-answer, check cells edited and deleted, a file that is not a notebook, a notebook that never
-finishes, and students who hand in one lab but not the other. The exported CSV must give each
-of them exactly the score it deserves, and no bad submission may stop the grading of the
-others.
+The submissions a real term brings: every answer right, nothing answered, a wrong answer, check
+cells edited and deleted, a file that is not a notebook, a notebook that never finishes, and
+students who hand in one lab but not the other. Most of them are graded on a small fixture lab
+(``lab9``: two exercises, checks as the course writes them, no TensorFlow), so that each costs
+seconds; the real Lab 0 is graded right and wrong, end to end. The exported CSV must give each
+submission exactly the score it deserves, and no bad submission may stop the grading of the
+others. Every lab's release is compared with its committed student version.
 """
 
 from __future__ import annotations
@@ -19,40 +21,108 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytest.importorskip(
     "nbgrader", reason="grading needs nbgrader: pip install -r requirements-dev.txt"
 )
 
-from labhelpers.grading import lab_id, prepare_course  # noqa: E402 - after the skip
+from coursetools import labs  # noqa: E402 - after the skip
+from coursetools.grading import prepare_course  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
-LABS = [ROOT / "notebooks" / "00_how_networks_learn.ipynb"]
-LABS.append(ROOT / "notebooks" / "01_classifying_clothing.ipynb")
+REAL = ROOT / "notebooks" / "00_how_networks_learn.ipynb"
+FIXTURE = "09_fixture.ipynb"
 # Wrong answers that run: exercise 1 of each lab.
 WRONG = {
     "lab0": "def mse(y_true, y_pred):\n    return np.mean(np.abs(np.asarray(y_pred) - y_true))",
-    "lab1": "def sigmoid(z):\n    return z",
+    "lab9": "def double(x):\n    return x + 1",
 }
 NEVER_ENDS = "import time\nwhile True:  # a student's loop that never stops\n    time.sleep(1)"
 STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank"]
-TIMEOUT = 90  # seconds per cell: several times the slowest fast-mode cell of these labs
+# Seconds per cell: several times the slowest fast-mode cell of Lab 0; the fixture's cells
+# take milliseconds, so its never-ending notebook is stopped after a few seconds.
+TIMEOUT = {"lab0": 90, "lab9": 5}
+
+
+def _graded(cell, grade_id: str, **fields) -> nbformat.NotebookNode:
+    cell.metadata["nbgrader"] = {
+        "grade": False,
+        "grade_id": grade_id,
+        "locked": False,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+        **fields,
+    }
+    return cell
+
+
+def _check(number: int, call: str) -> nbformat.NotebookNode:
+    """A check cell as the labs write it: a verdict for the student, the graded form hidden."""
+    source = (
+        f"check({number}, {call})\n### BEGIN HIDDEN TESTS\n"
+        f"assert {call}, 'Exercise {number}: not quite; reread the section above.'\n"
+        "### END HIDDEN TESTS"
+    )
+    return _graded(new_code_cell(source), f"exercise_{number}", grade=True, locked=True, points=1)
+
+
+def fixture_lab() -> nbformat.NotebookNode:
+    """A lab of two exercises with nbgrader's metadata, as the sources have it."""
+    setup = (
+        "def check(number, passed):\n"
+        "    print(f'Exercise {number}: ' + ('correct' if passed else 'not quite'))"
+    )
+    cells = [
+        new_markdown_cell("# Lab 9: a fixture"),
+        _graded(new_code_cell(setup), "setup", locked=True),
+        _graded(
+            new_code_cell(
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+            ),
+            "exercise_1_answer",
+            solution=True,
+        ),
+        _check(1, "double(2) == 4"),
+        _graded(
+            new_code_cell("words = []\n### BEGIN SOLUTION\nwords = ['a', 'b']\n### END SOLUTION"),
+            "exercise_2_answer",
+            solution=True,
+        ),
+        _check(2, "len(words) == 2"),
+        _graded(
+            new_markdown_cell("Doubling twice is multiplying by four."),
+            "exercise_3_answer",
+            solution=True,
+            grade=True,
+            points=1,
+        ),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def shell(folder: Path, command: str, ok: bool = True) -> subprocess.CompletedProcess:
+    """Run a command line as the guide gives it, in fast mode, with this Python first on PATH."""
+    env = dict(os.environ, LABHELPERS_FAST="1")
+    # `python` and `nbgrader` (which calls the alembic executable) are the ones beside this Python.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(
+        command, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=1800
+    )
+    assert not ok or done.returncode == 0, f"{command}:\n{done.stderr[-3000:]}"
+    return done
 
 
 def nbgrader(course: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LABHELPERS_FAST="1")
-    # nbgrader calls the alembic executable, which sits next to this Python.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert not ok or done.returncode == 0, f"nbgrader {' '.join(args)}:\n{done.stderr[-3000:]}"
-    return done
+    """Run ``nbgrader ARGS`` in the course folder."""
+    return shell(course, "nbgrader " + " ".join(args), ok=ok)
 
 
 def grade_ids(nb: nbformat.NotebookNode, **fields: bool) -> list[str]:
@@ -89,26 +159,27 @@ def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     """Grade a term of two labs; return (course folder, {lab: expected scores}, CSV rows)."""
-    # The README's commands, as written, in a checkout that holds these two labs.
+    # The guide's commands, as written, in a checkout that holds every lab and the fixture.
     repo = tmp_path_factory.mktemp("repo")
-    (repo / "notebooks").mkdir()
-    for source in LABS:
-        shutil.copy2(source, repo / "notebooks")
-    made = subprocess.run(
-        [sys.executable, "-m", "labhelpers", "grading"], cwd=repo, capture_output=True, text=True
+    shutil.copytree(
+        ROOT / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns("student")
     )
-    assert made.returncode == 0, made.stderr
+    nbformat.write(fixture_lab(), repo / "notebooks" / FIXTURE)
+    shell(repo, "python -m coursetools grading")
     course = repo / "grading"
     (course / "students.csv").write_text(
         "id,first_name,last_name,email\n"
         + "".join(f"{name},{name.title()},Student,\n" for name in STUDENTS),
         encoding="utf-8",
     )
-    nbgrader(course, "db", "student", "import", "students.csv")
+    shell(course, "nbgrader db student import students.csv")
+    shell(course, "nbgrader generate_assignment lab1")
+    for source_path in labs.sources(repo):  # every release, to compare with the student versions
+        if labs.lab_id(source_path) != "lab1":
+            nbgrader(course, "generate_assignment", labs.lab_id(source_path))
     expected: dict[tuple[str, str, str], tuple[float, str]] = {}
-    for source_path in LABS:
-        lab = lab_id(source_path)
-        nbgrader(course, "generate_assignment", lab)
+    for source_path in [repo / "notebooks" / REAL.name, repo / "notebooks" / FIXTURE]:
+        lab = labs.lab_id(source_path)
         release_path = course / "release" / lab / source_path.name
         release = nbformat.read(release_path, as_version=4)
         source = nbformat.read(source_path, as_version=4)
@@ -119,16 +190,6 @@ def term(tmp_path_factory):
         full = answered(release, source)
         wrong = answered(release, source)
         cell_of(wrong, "exercise_1_answer").source = WRONG[lab]
-        # Tampered: exercise 1 unanswered, but its check cell prints a pass and claims 100
-        # points; exercise 2 answered, and its check cell deleted.
-        tampered = nbformat.from_dict(release)
-        cell_of(tampered, "exercise_1").source = 'print("✅ Exercise 1: correct, well done.")'
-        cell_of(tampered, "exercise_1").metadata.nbgrader["points"] = 100
-        cell_of(tampered, "exercise_2_answer").source = cell_of(full, "exercise_2_answer").source
-        tampered.cells.remove(cell_of(tampered, "exercise_2"))
-        endless = answered(release, source)
-        answer = cell_of(endless, "exercise_1_answer")
-        answer.source = NEVER_ENDS + "\n" + answer.source  # stops before the answer
 
         def expect(student, scores, status="graded", wrote=False, lab=lab, cells=(checks, written)):
             """Autograded scores; a written answer waits for the instructor, a blank one is 0."""
@@ -142,11 +203,22 @@ def term(tmp_path_factory):
         expect("carol", {**everything, "exercise_1": 0}, wrote=True)
         expect("erin", {}, status="not graded")
         submissions = {"alice": full, "carol": wrong}
-        if lab == "lab0":  # blank, tampered, never-ending: once is enough, each costs a run
+        if lab == "lab9":  # blank, tampered, never-ending: on the fixture, seconds each
+            # Tampered: exercise 1 unanswered, but its check cell prints a pass and claims 100
+            # points; exercise 2 answered, and its check cell deleted.
+            tampered = nbformat.from_dict(release)
+            cell_of(tampered, "exercise_1").source = 'print("Exercise 1: correct")'
+            cell_of(tampered, "exercise_1").metadata.nbgrader["points"] = 100
+            answer = cell_of(full, "exercise_2_answer").source
+            cell_of(tampered, "exercise_2_answer").source = answer
+            tampered.cells.remove(cell_of(tampered, "exercise_2"))
+            endless = answered(release, source)
+            answer = cell_of(endless, "exercise_1_answer")
+            answer.source = NEVER_ENDS + "\n" + answer.source  # stops before the answer
             submissions.update(bob=release, dave=tampered, frank=endless)
             expect("bob", {})
             expect("dave", {"exercise_2": points["exercise_2"]})
-            expect("frank", {**everything, "exercise_1": 0})
+            expect("frank", {**everything, "exercise_1": 0}, wrote=True)
         # Submissions as a learning platform hands them out: one zip of renamed downloads.
         downloads = course / "downloaded" / lab / "archive"
         downloads.mkdir(parents=True)
@@ -162,13 +234,14 @@ def term(tmp_path_factory):
         for student in [*submissions, "erin"]:
             assert (course / "submitted" / student / lab / source_path.name).is_file(), student
 
-        graded = nbgrader(course, "autograde", lab, f"--Execute.timeout={TIMEOUT}", ok=False)
+        timeout = f"--Execute.timeout={TIMEOUT[lab]}"
+        graded = nbgrader(course, "autograde", lab, timeout, ok=False)
         # erin's file fails, and only hers: nbgrader exits 1 once all others are graded.
         assert graded.returncode == 1
         assert "There was an error processing assignment 'lab" in graded.stderr
         failed = [line for line in graded.stderr.splitlines() if "for student '" in line]
         assert all("'erin'" in line for line in failed), failed
-        if lab == "lab0":
+        if lab == "lab9":
             assert "Timeout waiting for execute reply" in graded.stderr
         nbgrader(course, "generate_feedback", lab)
     nbgrader(course, "export")
@@ -187,10 +260,10 @@ def test_every_submission_gets_the_score_it_deserves(term):
     assert not missing, f"no row for {missing}"
     wrong = {key: (got[key], want) for key, want in expected.items() if got[key] != want}
     assert not wrong, f"(got, expected): {wrong}"
-    # bob, dave and frank handed in lab0 only; in lab1 nbgrader lists them (they are in the
+    # bob, dave and frank handed in lab9 only; in lab0 nbgrader lists them (they are in the
     # database) with nothing.
     for student in ("bob", "dave", "frank"):
-        assert {got[key] for key in got if key[:2] == (student, "lab1")} == {(0, "no submission")}
+        assert {got[key] for key in got if key[:2] == (student, "lab0")} == {(0, "no submission")}
 
 
 def test_max_scores_come_from_the_source_not_from_the_submission(term):
@@ -198,19 +271,19 @@ def test_max_scores_come_from_the_source_not_from_the_submission(term):
     dave = {
         row["exercise"]: float(row["max_score"])
         for row in rows
-        if row["student_id"] == "dave" and row["lab"] == "lab0"
+        if row["student_id"] == "dave" and row["lab"] == "lab9"
     }
     assert dave["exercise_1"] == 1  # he claimed 100
 
 
 def test_feedback_shows_the_checks_message_but_not_the_hidden_tests(term):
     course, _, _ = term
-    for source_path in LABS:
-        lab = lab_id(source_path)
-        page = course / "feedback" / "carol" / lab / source_path.with_suffix(".html").name
+    for name, hidden in [(REAL.name, ".require("), (FIXTURE, "assert double")]:
+        lab = labs.lab_id(name)
+        page = course / "feedback" / "carol" / lab / Path(name).with_suffix(".html").name
         html = page.read_text(encoding="utf-8")
         assert "AssertionError" in html and "Exercise 1" in html and "not quite" in html
-        assert "HIDDEN TESTS" not in html and ".require(" not in html
+        assert "HIDDEN TESTS" not in html and hidden not in html
         full_marks = course / "feedback" / "alice" / lab / page.name
         assert "AssertionError" not in full_marks.read_text(encoding="utf-8")
     assert not (course / "feedback" / "erin").exists()  # nothing to give back: not graded
@@ -218,8 +291,8 @@ def test_feedback_shows_the_checks_message_but_not_the_hidden_tests(term):
 
 def test_the_release_is_the_committed_student_version(term):
     course, _, _ = term
-    for source_path in LABS:
-        release = nbformat.read(course / "release" / lab_id(source_path) / source_path.name, 4)
+    for source_path in labs.sources():
+        release = nbformat.read(course / "release" / labs.lab_id(source_path) / source_path.name, 4)
         student = nbformat.read(ROOT / "notebooks" / "student" / source_path.name, 4)
         assert [c.cell_type for c in release.cells] == [c.cell_type for c in student.cells]
         # The first cell differs on purpose: the student version's badges open itself.
@@ -233,11 +306,12 @@ def test_the_release_is_the_committed_student_version(term):
 
 
 def test_lab_ids_and_a_course_folder_that_keeps_the_instructors_settings(tmp_path):
-    assert lab_id("notebooks/04_transfer_learning.ipynb") == "lab4"
+    assert labs.lab_id("notebooks/04_transfer_learning.ipynb") == "lab4"
     with pytest.raises(ValueError, match="starts with its number"):
-        lab_id("transfer_learning.ipynb")
+        labs.lab_id("transfer_learning.ipynb")
     course = tmp_path / "grading"
-    first = prepare_course(course, LABS)
+    sources = labs.sources(ROOT)[:2]
+    first = prepare_course(course, sources)
     assert [p.relative_to(course).as_posix() for p in first] == [
         "source/lab0/00_how_networks_learn.ipynb",
         "source/lab1/01_classifying_clothing.ipynb",
@@ -247,9 +321,8 @@ def test_lab_ids_and_a_course_folder_that_keeps_the_instructors_settings(tmp_pat
     config.write_text("c = get_config()\nc.Execute.timeout = 300\n", encoding="utf-8")
     stale = course / "source" / "lab1" / "01_old_name.ipynb"
     stale.write_text("{}", encoding="utf-8")
-    prepare_course(course, LABS)
+    prepare_course(course, sources)
     assert "timeout = 300" in config.read_text(encoding="utf-8")  # never overwritten
     assert not stale.exists()  # one notebook per assignment
-    assert (course / "source/lab1/01_classifying_clothing.ipynb").read_bytes() == LABS[
-        1
-    ].read_bytes()
+    copy = course / "source/lab1/01_classifying_clothing.ipynb"
+    assert copy.read_bytes() == sources[1].read_bytes()

@@ -1,8 +1,10 @@
 """Badges and links resolve to files in this repository, and all name the same repository.
 
-Colab, Binder and GitHub URLs are mapped to the repository path they open; relative links
-are resolved from the file that holds them. Links to other sites are not followed (no network).
-The end of each lab links to the next lab, and the last lab says where to go next.
+The README, the guides in docs/ and the notebooks are checked alike. Colab, Binder and GitHub
+URLs are mapped to the repository path they open; relative links are resolved from the file that
+holds them, and a link to a section must find its heading (JupyterLab's anchors in notebooks,
+GitHub's in Markdown files). Links to other sites are not followed (no network). The end of each
+lab links to the next lab, and the last lab says where to go next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 STUDENT = sorted((ROOT / "notebooks" / "student").glob("*.ipynb"))
+GUIDES = sorted((ROOT / "docs").glob("*.md"))
 BRANCH = "main"
 # [text](target) and the outer link of a badge, [![alt](image)](target)
 LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -80,12 +83,14 @@ def links(path: Path) -> list[str]:
     return [url for url in LINK.findall(markdown_of(path)) if not url.startswith("mailto:")]
 
 
-FILES = [ROOT / "README.md", *SOURCES, *STUDENT]
+FILES = [ROOT / "README.md", *GUIDES, *SOURCES, *STUDENT]
 
 
 def test_there_are_links_to_check():
     assert SOURCES, "no notebooks in notebooks/"
-    assert any(repo_path(url, ROOT / "README.md") for url in links(ROOT / "README.md"))
+    assert GUIDES, "no guides in docs/"
+    for path in [ROOT / "README.md", *GUIDES]:
+        assert any(repo_path(url, path) for url in links(path)), f"{path.name} links nowhere here"
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -99,11 +104,16 @@ def test_every_link_resolves_to_a_file_in_the_repository(path):
 
 
 def heading_anchors(path: Path) -> set[str]:
-    """The anchors JupyterLab gives a notebook's headings: their text, spaces as hyphens."""
-    anchors = set()
+    """The anchors of a file's headings: JupyterLab's in a notebook (the text, spaces as
+    hyphens), GitHub's in a Markdown file (lower case, punctuation dropped; the website's are
+    the same)."""
+    anchors, fenced = set(), False
     for line in markdown_of(path).splitlines():
-        if re.match(r"#{1,6} ", line):
+        fenced ^= line.lstrip().startswith("```")  # a bash comment is no heading
+        if re.match(r"#{1,6} ", line) and not fenced:
             text = re.sub(r"[`*]", "", line.lstrip("#").strip())
+            if path.suffix == ".md":
+                text = re.sub(r"[^\w\- ]", "", text.lower())
             anchors.add(text.replace(" ", "-"))
     return anchors
 
@@ -113,9 +123,11 @@ def test_every_link_to_a_section_finds_its_heading(path):
     broken = []
     for url in links(path):
         parts = urlsplit(url)
-        if parts.netloc or not parts.fragment or not parts.path.endswith(".ipynb"):
+        if parts.netloc or not parts.fragment:
             continue
-        target = (path.parent / unquote(parts.path)).resolve()
+        target = (path.parent / unquote(parts.path)).resolve() if parts.path else path
+        if target.suffix not in (".ipynb", ".md"):
+            continue
         if unquote(parts.fragment) not in heading_anchors(target):
             broken.append(url)
     assert not broken, f"links in {path.name} to sections that do not exist: {broken}"
@@ -138,18 +150,20 @@ def test_readme_names_the_repository():
     assert clone and clone.group(1) == repository()
 
 
-def test_readme_links_to_the_website_pages_of_real_labs():
-    """GitHub Pages serves the repository's site at owner.github.io/name/, a page per lab."""
+def test_links_to_the_website_open_its_pages():
+    """GitHub Pages serves the repository's site at owner.github.io/name/: its home page, a page
+    per lab and one per guide. The README links to it."""
     owner, name = repository().split("/")
     site = f"https://{owner}.github.io/{name}/"
-    pages = [url for url in links(ROOT / "README.md") if ".github.io/" in url]
-    assert site in pages, f"the README should link to the course website, {site}"
-    labs = {path.stem for path in SOURCES}
-    for url in pages:
-        assert url.startswith(site), f"{url} is not on {site}"
-        page = url.removeprefix(site).split("#")[0]
-        assert page == "" or page.removesuffix(".html") in labs, f"{url}: no lab has that page"
-    assert {url.removeprefix(site).removesuffix(".html") for url in pages} >= labs
+    assert site in links(ROOT / "README.md"), f"the README should link to the website, {site}"
+    pages = {path.stem for path in [*SOURCES, *GUIDES] if path.stem != "index"}
+    for path in [ROOT / "README.md", *GUIDES]:
+        for url in [url for url in links(path) if ".github.io/" in url]:
+            assert url.startswith(site), f"{url} in {path.name} is not on {site}"
+            page = url.removeprefix(site).split("#")[0]
+            assert page in ("", "index.html") or page.removesuffix(".html") in pages, (
+                f"{url} in {path.name}: the site has no such page"
+            )
 
 
 def lab_ending(path: Path) -> str:

@@ -37,3 +37,28 @@ def test_notebook_starts_with_title_and_badges(path):
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
     assert "colab.research.google.com" in first.source and "mybinder.org" in first.source
+
+
+def test_the_guides_command_clears_outputs_and_editor_metadata(tmp_path):
+    """The contributors' guide's command, as written, makes an executed notebook clean."""
+    import subprocess
+    import sys
+
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="hello")]
+    code.execution_count = 1
+    code.metadata["collapsed"] = True
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / NOTEBOOKS[0].name)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        "jupyter nbconvert --clear-output --ClearMetadataPreprocessor.enabled=True "
+        "--ClearMetadataPreprocessor.clear_notebook_metadata=False --inplace notebooks/*.ipynb",
+        shell=True,
+        cwd=tmp_path,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=True,
+        capture_output=True,
+    )
+    test_notebook_is_committed_clean(tmp_path / "notebooks" / NOTEBOOKS[0].name)

@@ -1,13 +1,14 @@
 """The course website: both editions built from fast runs, checked as files and in a browser.
 
-The fixture takes the student versions as the rerun test runs them (fast mode, once per
-session) and the sources from the README's ``python -m labhelpers run --fast`` in
-build/course when that run is fresh (else it runs them), then ``python -m labhelpers site``. The
-students' edition must hold no line of a solution or of a hidden test, anywhere (pages and
-downloadable notebooks); the solutions edition must show every one. In headless Chromium (as
-in test_browser.py) the home page and every lab page load without console errors, each lab
-page shows a figure and no broken image, every internal link resolves, and the search box
-finds Lab 3 for "dropout". Screenshots go to build/site-screenshots/.
+The fixture reads the labs as the execution layer left them, fast mode, in build/course: the
+sources from the course runner and the student versions from nbval (each cell run twice), and
+runs ``python -m coursetools site`` on them; it executes no lab itself. The students' edition
+must hold no line of a solution or of a hidden test, anywhere (pages, guides and downloadable
+notebooks); the solutions edition must show every one. Both editions hold the guides of docs/.
+In headless Chromium (as in test_browser.py) the home page, every lab page and every guide load
+without console errors, each lab page shows a figure, no page shows a broken image, every
+internal link resolves, and the search box finds Lab 3 for "dropout". Screenshots go to
+build/site-screenshots/.
 
 Needs the dev tools: ``pip install -r requirements-dev.txt``; the browser checks also need a
 Chromium (Debian's ``chromium`` package).
@@ -16,7 +17,6 @@ Chromium (Debian's ``chromium`` package).
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shutil
 import subprocess
@@ -31,18 +31,31 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import pytest
 
-from labhelpers.__main__ import main
+from coursetools.__main__ import main
 
 pytest.importorskip("sphinx_book_theme", reason="pip install -r requirements-dev.txt for the site")
 pytest.importorskip("myst_nb", reason="pip install -r requirements-dev.txt for the site")
 
-from labhelpers.site import EDITIONS  # noqa: E402 (needs the dev tools)
+from coursetools.site import (  # noqa: E402 (needs the dev tools)
+    EDITIONS,
+    GUIDES,
+    SiteError,
+    _pages,
+    _repository,
+    build_site,
+)
 
 ROOT = Path(__file__).parents[1]
 SCREENSHOTS = ROOT / "build" / "site-screenshots"
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 STUDENT = sorted((ROOT / "notebooks" / "student").glob("[0-9]*.ipynb"))
 LABS = [path.stem for path in SOURCES]
+DOCS = ROOT / "docs"
+SITE = "python -m coursetools site"  # as docs/instructors.md gives it
+RUN_FIRST = (
+    "run `python -m coursetools run --fast` and "
+    "`LABHELPERS_FAST=1 pytest notebooks/student --nbval-lax` first"
+)
 LAB_3 = "03_refining_the_model"  # the search finds it for "dropout"; its page is photographed
 
 # Sphinx 9 announces, for each page, API changes that sphinx-book-theme and MyST still await.
@@ -118,53 +131,37 @@ def _notebook_text(path: Path) -> str:
     return _plain("\n".join(parts))
 
 
-def _fresh_run(folder: Path, notebooks: list[Path]) -> bool:
-    """Whether ``folder`` holds a passing fast run of exactly these notebooks as they are now."""
-    try:
-        report = json.loads((folder / "report.json").read_text())
-        executed = [nbformat.read(folder / path.name, as_version=4) for path in notebooks]
-    except (OSError, ValueError):
-        return False
-    if report["mode"] != "fast" or any(r["status"] != "ok" for r in report["results"]):
-        return False
-    ran = {Path(r["notebook"]).name for r in report["results"]}
-    for path, copy in zip(notebooks, executed, strict=True):
-        now = nbformat.read(path, as_version=4)
-        if path.name not in ran or [c.source for c in copy.cells] != [c.source for c in now.cells]:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, student_run) -> Path:
-    """Both editions, built from fast runs: ``site/students/`` and ``site/solutions/``."""
-    work = tmp_path_factory.mktemp("site")
-    # The student versions as the rerun test runs them (once per session); the sources as the
-    # README's `python -m labhelpers run --fast` left them in build/course, when that run is of
-    # these very notebooks and passed (CI runs it first), or else run here.
-    run, students = student_run
-    for notebook in STUDENT:
-        assert run(notebook).status == "ok", run(notebook).error
-    sources = ROOT / "build" / "course"
-    if not _fresh_run(sources, SOURCES):
-        sources = work / "course"
-        done = subprocess.run(
-            [sys.executable, "-m", "labhelpers", "run", "--fast", "--output", str(sources)]
-            + [str(path) for path in SOURCES],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, f"the course runner failed:\n{done.stdout[-3000:]}"
-    # The README's command exactly as written, in a folder laid out as the repository root is
-    # after the two runs: README.md, build/course/ and build/course/student/.
-    root = work / "root"
-    shutil.copytree(sources, root / "build" / "course", ignore=shutil.ignore_patterns("student"))
-    shutil.copytree(students, root / "build" / "course" / "student")
-    shutil.copy(ROOT / "README.md", root)
+def site(tmp_path_factory) -> Path:
+    """Both editions, from the executed copies that the execution layer left in build/course.
+
+    ``python -m coursetools run --fast`` leaves the sources there, and nbval the student
+    versions in build/course/student (conftest.py, earlier in the same pytest session); this
+    runs no lab itself. Without any executed copy (unit tests alone) the site is not checked;
+    a copy that is not a passing fast run of its notebook as it is now fails.
+    """
+    from coursetools.runner import is_fresh
+    from labhelpers.course import Course
+
+    executed = ROOT / "build" / "course"
+    runs = [(executed, SOURCES), (executed / "student", STUDENT)]
+    if not any((folder / path.name).is_file() for folder, notebooks in runs for path in notebooks):
+        pytest.skip(f"no executed labs in {executed}: {RUN_FIRST}")
+    stale = [
+        str((folder / path.name).relative_to(ROOT))
+        for folder, notebooks in runs
+        for path in notebooks
+        if not is_fresh(folder / path.name, path, Course(fast=True))
+    ]
+    assert not stale, f"not a passing fast run of the notebook as it is now: {stale}; {RUN_FIRST}"
+    # The guide's command exactly as written, in a folder laid out as the repository root is
+    # after the two runs: docs/, build/course/ and build/course/student/.
+    root = tmp_path_factory.mktemp("site") / "root"
+    shutil.copytree(executed, root / "build" / "course")
+    shutil.copytree(DOCS, root / "docs")
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "labhelpers", "site"], cwd=root, capture_output=True, text=True
+        [sys.executable, *SITE.split()[1:]], cwd=root, capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
     printed = done.stdout + done.stderr
@@ -179,7 +176,7 @@ def test_site_needs_executed_notebooks_of_the_right_kind(tmp_path, capsys, monke
     with pytest.raises(SystemExit) as stopped:
         main(["site", "--only", "solutions", "--solutions", str(tmp_path / "nothing")])
     assert stopped.value.code == 1
-    assert "run `python -m labhelpers run --fast` first" in capsys.readouterr().err
+    assert "run `python -m coursetools run --fast` first" in capsys.readouterr().err
     # Sources handed over as the students' notebooks: refused, nothing built.
     sources = tmp_path / "sources"
     sources.mkdir()
@@ -188,6 +185,41 @@ def test_site_needs_executed_notebooks_of_the_right_kind(tmp_path, capsys, monke
         main(["site", "--only", "students", "--students", str(sources), "--output", str(tmp_path)])
     assert "is a source, with solutions" in capsys.readouterr().err
     assert not (tmp_path / "students").exists()
+
+
+def test_site_needs_its_pages(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# A course\n", encoding="utf-8")
+    with pytest.raises(SiteError, match="lacks instructors.md, measurements.md, contributing.md"):
+        build_site({"students": ROOT / "notebooks" / "student"}, tmp_path, tmp_path / "docs")
+    assert not (tmp_path / "students").exists()
+
+
+def test_every_page_of_docs_is_on_the_site():
+    """A new guide in docs/ must be added to the site's Guides menu (coursetools.site.GUIDES)."""
+    assert sorted(path.stem for path in DOCS.glob("*.md")) == sorted(["index", *GUIDES])
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_links_in_the_pages_become_the_sites_own(edition):
+    """Links to labs open their pages; links to other files of the repository open GitHub."""
+    pages = _pages(DOCS, LABS, edition)
+    repository = f"{_repository()}/blob/main/"
+    for name, text in pages.items():
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            path = target.split("#")[0]
+            if re.match(r"[a-z]+:", path):  # another site: never GitHub's copy of a page here
+                assert not path.startswith(repository + "docs/"), f"{name}.md: {target}"
+                continue
+            if not path:  # a section of the same page
+                continue
+            is_page = path.removesuffix(".md") in ["index", *GUIDES]
+            is_lab = path.endswith(".ipynb") and path.removesuffix(".ipynb") in LABS
+            assert is_page or is_lab, f"{name}.md: {target} leads nowhere on the site"
+    home = pages["index"]
+    assert home.startswith("# ") and "Hands-on labs that take you from a single neuron" in home
+    assert f"]({repository}README.md)" in home
+    assert all(f"\n{name}\n" in home for name in [*LABS, *GUIDES]), "a page missing from a menu"
 
 
 def test_students_edition_holds_no_solution(site):
@@ -247,8 +279,8 @@ def test_home_page_is_the_course_overview_with_the_labs_in_order(site):
         assert "Hands-on labs that take you from a single neuron" in _page_text(
             site / edition / "index.html"
         )
-        for lab in LABS:
-            assert f'href="{lab}.html"' in html, f"the home page does not link to {lab}"
+        for name in [*LABS, *GUIDES]:
+            assert f'href="{name}.html"' in html, f"the home page does not link to {name}"
         # Navigation in course order: each lab's next page is the next lab.
         for lab, after in zip(LABS, LABS[1:], strict=False):
             page = (site / edition / f"{lab}.html").read_text(encoding="utf-8")
@@ -298,6 +330,21 @@ def _open(browser, base: str):
     return page, errors
 
 
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_guides_are_pages_of_both_editions(site, edition):
+    """Each guide of docs/, under its own title, with no link left to a file of the repository."""
+    for guide in GUIDES:
+        page = site / edition / f"{guide}.html"
+        assert page.is_file(), f"the {edition} edition has no page for docs/{guide}.md"
+        title = (DOCS / f"{guide}.md").read_text(encoding="utf-8").splitlines()[0][2:]
+        html = page.read_text(encoding="utf-8")
+        assert f"<h1>{title}" in _plain(html), f"{guide}.html: no heading '{title}'"
+        # Links within the site: its pages, its assets and the page's source, nothing else.
+        local = [h for h in re.findall(r'href="([^"]*)"', html) if not re.match(r"[a-z]+:|#", h)]
+        stray = [h for h in local if not h.split("#")[0].endswith(".html")]
+        assert all(h.startswith(("_static/", "_sources/")) for h in stray), f"{guide}: {stray}"
+
+
 def _local_file(site: Path, url: str) -> Path:
     path = unquote(urlsplit(url).path).lstrip("/")
     return site / (path + "index.html" if path.endswith("/") or not path else path)
@@ -309,7 +356,7 @@ def test_pages_load_with_figures_and_working_links(site, served, browser, editio
 
     page, errors = _open(browser, served)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for name in ["index", *LABS]:
+    for name in ["index", *LABS, *GUIDES]:
         page.goto(f"{served}/{edition}/{name}.html")
         images = page.eval_on_selector_all(
             "img", "els => els.map(e => [e.currentSrc || e.src, e.complete && e.naturalWidth])"
@@ -317,7 +364,7 @@ def test_pages_load_with_figures_and_working_links(site, served, browser, editio
         local = [(src, width) for src, width in images if src.startswith(served)]
         broken = [src for src, width in local if not width]
         assert not broken, f"{edition}/{name}: broken images {broken}"
-        if name != "index":
+        if name in LABS:
             figures = [src for src, width in local if "/_images/" in src and width]
             assert figures, f"{edition}/{name}: no rendered figure"
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):

@@ -3,18 +3,20 @@
 The **students' edition** is built from the executed student versions (lessons with their
 outputs, exercises blank, check cells saying "not answered yet"); the **solutions edition**
 from the executed sources, for instructors to publish after the term. Sphinx with MyST-NB
-renders the notebooks as they are, executing nothing, in sphinx-book-theme: a home page made
-of the README's overview and its table of labs, one page per lab in course order, a search
-box, and on each lab page the Colab, Binder and download buttons for that edition's notebook.
-This module is also the small Sphinx extension that the generated ``conf.py`` loads.
+renders the notebooks as they are, executing nothing, in sphinx-book-theme: a home page
+(``docs/index.md``, the edition's note, the labs), one page per lab in course order, the guides
+of ``docs/``, a search box, and on each lab page the Colab, Binder and download buttons for
+that edition's notebook. This module is also the small Sphinx extension that the generated
+``conf.py`` loads.
 
-    python -m labhelpers run --fast
-    python -m labhelpers run --fast notebooks/student/[0-9]*.ipynb --output build/course/student
-    python -m labhelpers site        # build/site/students/ and build/site/solutions/
+    python -m coursetools run --fast
+    python -m coursetools run --fast notebooks/student/[0-9]*.ipynb --output build/course/student
+    python -m coursetools site        # build/site/students/ and build/site/solutions/
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shutil
 import tempfile
@@ -24,9 +26,18 @@ from pathlib import Path
 
 import nbformat
 
-from labhelpers.student import GENERATED_TAG
+from coursetools.generate import GENERATED_TAG
 
-__all__ = ["EDITIONS", "LABELS", "SiteError", "build_edition", "build_site", "home_page", "setup"]
+__all__ = [
+    "EDITIONS",
+    "GUIDES",
+    "LABELS",
+    "SiteError",
+    "build_edition",
+    "build_site",
+    "home_page",
+    "setup",
+]
 
 # Each edition and the folder of its notebooks in the repository (where Colab, Binder and the
 # repository button point).
@@ -40,6 +51,11 @@ NOTES = {
     "between `### BEGIN SOLUTION` and `### END SOLUTION`, and the graded form of each check.",
 }
 LABELS = {"students": "students' edition", "solutions": "solutions edition"}
+# The site's own pages, from docs/ in the repository: the home page and the guides, in the order
+# of the Guides menu.
+DOCS = Path("docs")
+GUIDES = ["instructors", "measurements", "contributing"]
+PAGES = ["index", *GUIDES]
 _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 _LAB_ANCHOR = re.compile(r"(?P<page>\]\([0-9]\w*\.ipynb)#(?P<anchor>[^)\s\"]+)\)")
 _NOT_IN_SLUG = re.compile(r"[^\w-]")  # what MyST's heading slugs drop (spaces are dashes here)
@@ -57,42 +73,35 @@ def _repository() -> str:
     raise SiteError("labhelpers' metadata names no Repository: pip install -e . again")
 
 
-def _section(readme: str, heading: str) -> str:
-    """The text under a ``## heading`` of the README, up to the next heading of that level."""
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", readme, re.M | re.S)
-    if match is None:
-        raise SiteError(f"README.md has no '## {heading}' section for the home page")
-    return match.group(1).strip()
-
-
 def _link(target: str, labs: list[str], repository: str) -> str:
-    """A README link as the site needs it: labs to their pages, other files to the repository."""
-    if re.match(r"[a-z]+:", target):
-        return target
+    """A link of a docs page as the site needs it: labs to their pages, other files to GitHub."""
     path, _, anchor = target.partition("#")
+    if re.match(r"[a-z]+:", target) or not path or path.removesuffix(".md") in PAGES:
+        return target  # another site, a section of this page, or another page of the site
     if Path(path).suffix == ".ipynb" and Path(path).stem in labs:
         return Path(path).name + (f"#{anchor}" if anchor else "")
-    return f"{repository}/blob/main/{target}" if path else f"{repository}#{anchor}"
+    # Any other file of the repository, named from docs/ as GitHub resolves it.
+    return f"{repository}/blob/main/{posixpath.normpath(f'{DOCS.as_posix()}/{target}')}"
 
 
-def home_page(readme: str, labs: list[str], edition: str) -> str:
-    """The home page in MyST: the README's overview, its table of labs, and the labs' order."""
-    repository = _repository()
-    title = re.search(r"^# (.+)$", readme, re.M)
-    overview = re.search(r"^# .+?\n(.*?)(?=^## )", readme, re.M | re.S)
-    table = re.search(r"^\|.*?(?=\n\n|\Z)", _section(readme, "The labs"), re.M | re.S)
-    if title is None or overview is None or table is None:
-        raise SiteError("README.md lacks its title, its overview or the table of labs")
-    parts = [
-        f"# {title.group(1)}",
-        overview.group(1).strip(),
-        NOTES[edition],
-        "## The labs",
-        table.group(0),
-        "```{toctree}\n:hidden:\n:caption: Labs\n\n" + "\n".join(labs) + "\n```",
+def home_page(index: str, labs: list[str], edition: str) -> str:
+    """The home page in MyST: ``docs/index.md``, the edition's note, then the labs and guides."""
+    toctrees = [
+        "\n".join(["```{toctree}", f":caption: {caption}", ":maxdepth: 1", "", *pages, "```"])
+        for caption, pages in (("Labs", labs), ("Guides", GUIDES))
     ]
-    text = "\n\n".join(parts) + "\n"
-    return _LINK.sub(lambda m: f"]({_link(m['target'], labs, repository)})", text)
+    return "\n\n".join([index.strip(), NOTES[edition], *toctrees]) + "\n"
+
+
+def _pages(docs: Path, labs: list[str], edition: str) -> dict[str, str]:
+    """Each page of ``docs`` in MyST, by name, with its links made the site's own."""
+    repository = _repository()
+    texts = {name: (docs / f"{name}.md").read_text(encoding="utf-8") for name in PAGES}
+    texts["index"] = home_page(texts["index"], labs, edition)
+    return {
+        name: _LINK.sub(lambda m: f"]({_link(m['target'], labs, repository)})", text)
+        for name, text in texts.items()
+    }
 
 
 def _settings(edition: str, title: str) -> dict:
@@ -101,7 +110,7 @@ def _settings(edition: str, title: str) -> dict:
         "project": title,
         "author": "the keras-labs contributors",
         "copyright": "the keras-labs contributors (code: MIT; text and figures: CC BY 4.0)",
-        "extensions": ["myst_nb", "labhelpers.site"],
+        "extensions": ["myst_nb", "coursetools.site"],
         "nb_execution_mode": "off",  # the notebooks come executed, by the course runner
         "nb_merge_streams": True,
         "myst_enable_extensions": ["dollarmath", "amsmath"],
@@ -127,7 +136,7 @@ def _settings(edition: str, title: str) -> dict:
 def _notebooks(folder: Path, edition: str) -> list[Path]:
     """The executed labs in ``folder``, checked to be the edition's kind of notebook."""
     if not folder.is_dir():
-        command = "python -m labhelpers run --fast"
+        command = "python -m coursetools run --fast"
         if edition == "students":
             command += f" notebooks/student/[0-9]*.ipynb --output {folder}"
         raise SiteError(f"{folder} does not exist: run `{command}` first")
@@ -145,15 +154,13 @@ def _notebooks(folder: Path, edition: str) -> list[Path]:
     return notebooks
 
 
-def build_edition(
-    executed: Path, out_dir: Path, edition: str, readme: Path = Path("README.md")
-) -> list[str]:
+def build_edition(executed: Path, out_dir: Path, edition: str, docs: Path = DOCS) -> list[str]:
     """Build one edition into ``out_dir`` from a folder of executed labs; return the warnings."""
     from sphinx.cmd.build import build_main
 
     notebooks = _notebooks(Path(executed), edition)
-    page = home_page(Path(readme).read_text(encoding="utf-8"), [p.stem for p in notebooks], edition)
-    title = page.splitlines()[0].removeprefix("# ").split(":")[0]
+    pages = _pages(Path(docs), [p.stem for p in notebooks], edition)
+    title = pages["index"].splitlines()[0].removeprefix("# ").split(":")[0]
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # Sources, caches and the new site beside out_dir, which a failed build leaves as it was.
@@ -162,7 +169,8 @@ def build_edition(
         source.mkdir()
         for path in notebooks:
             shutil.copy2(path, source / path.name)
-        (source / "index.md").write_text(page, encoding="utf-8")
+        for name, text in pages.items():
+            (source / f"{name}.md").write_text(text, encoding="utf-8")
         conf = "".join(f"{k} = {v!r}\n" for k, v in _settings(edition, title).items())
         (source / "conf.py").write_text(conf, encoding="utf-8")
         args = ["-b", "html", "-q", "-d", f"{work}/doctrees", "-w", str(warnings)]
@@ -174,7 +182,7 @@ def build_edition(
 
 
 def build_site(
-    executed: dict[str, Path], output: Path, readme: Path = Path("README.md")
+    executed: dict[str, Path], output: Path, docs: Path = DOCS
 ) -> dict[str, tuple[float, list[str]]]:
     """Build each edition (name -> its executed labs) into ``output``/<name>.
 
@@ -187,16 +195,15 @@ def build_site(
         raise SiteError(
             f"{error}: the site needs the dev tools: pip install -r requirements-dev.txt"
         ) from None
-    if not Path(readme).is_file():
-        raise SiteError(
-            f"no {readme}, whose overview is the home page: run from the repository root"
-        )
+    missing = [f"{name}.md" for name in PAGES if not (Path(docs) / f"{name}.md").is_file()]
+    if missing:
+        raise SiteError(f"{docs}/ lacks {', '.join(missing)}: run from the repository root")
     for edition, folder in executed.items():  # every input, before building anything
         _notebooks(Path(folder), edition)
     built = {}
     for edition, folder in executed.items():
         start = time.perf_counter()
-        warnings = build_edition(Path(folder), Path(output) / edition, edition, readme)
+        warnings = build_edition(Path(folder), Path(output) / edition, edition, docs)
         built[edition] = (time.perf_counter() - start, warnings)
     return built
 

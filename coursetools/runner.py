@@ -1,14 +1,17 @@
 """The course runner: execute the labs headless, in order, and measure them.
 
-Each lab's kernel gets the run's settings in its own environment
-(:func:`labhelpers.course.kernel_environment`); the runner's own environment is never changed.
-The notebook sends its headline figures back with :func:`labhelpers.report`. For every lab the
-runner records the status, the wall time, the peak memory of the kernel, each cell's time and
-the figures beside their expectations, and names the machine it ran on.
+One lab goes through four small steps: :func:`execute` runs its cells in a fresh kernel and
+measures each one (time, memory), :func:`judge` holds the figures the lab reported (with
+:func:`labhelpers.report`) against their expectations, and :func:`run_notebooks` saves the
+executed copy and writes the report of all labs (:func:`report_markdown`). Each lab's kernel
+gets the run's settings in its own environment (:func:`labhelpers.course.kernel_environment`);
+the runner's own environment is never changed. A lab that fails, or cannot even be read, is
+recorded with the reason and the run goes on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -20,11 +23,26 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from labhelpers.course import expectation, kernel_environment, read_reports
+from nbformat import NotebookNode
 
-__all__ = ["CellTime", "NotebookResult", "machine_description", "run_notebooks"]
+from labhelpers.course import Course, expectation, kernel_environment, read_reports
+
+__all__ = [
+    "CellTime",
+    "NotebookResult",
+    "execute",
+    "is_fresh",
+    "judge",
+    "machine_description",
+    "report_markdown",
+    "run_notebooks",
+    "run_one",
+    "stamp",
+    "save_html",
+]
 
 SLOWEST_CELLS = 5  # how many of each lab's slowest cells the report shows
+FULL_MODE = Course()  # as students run the labs
 
 
 @dataclass
@@ -51,6 +69,8 @@ class NotebookResult:
     missed: list[str] = field(default_factory=list)  # figures outside their expectation
     error: str = ""
     cells: list[CellTime] = field(default_factory=list)  # in notebook order
+    stamp: str = ""  # what was run: see :func:`stamp`
+    reused: str = ""  # the date of the earlier run whose result this is, if it was not run again
 
     def slowest(self, n: int = SLOWEST_CELLS) -> list[CellTime]:
         """The ``n`` slowest cells, slowest first."""
@@ -190,7 +210,48 @@ def _first_line(source: str) -> str:
     return lines[0][:80] if lines else ""
 
 
-def _judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:
+def stamp(notebook: Path, course: Course) -> str:
+    """A hash of everything a lab's run depends on: the notebook, labhelpers, the pins, the mode.
+
+    An executed copy with the same stamp, from a run that passed, need not run again.
+    """
+    package = Path(__file__).resolve().parents[1] / "labhelpers"
+    digest = hashlib.sha256(f"{course.mode} {course.random_weights}".encode())
+    inputs = [Path(notebook), *sorted(package.rglob("*.py"))]
+    inputs += [p for p in [package.parent / "requirements.txt"] if p.is_file()]
+    for path in inputs:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_fresh(executed: Path, notebook: Path, course: Course) -> bool:
+    """Whether ``executed`` is a passing run of ``notebook`` as it is now (same stamp)."""
+    import nbformat
+
+    try:
+        copy = nbformat.read(executed, as_version=4)
+    except Exception:  # missing, cut short, not a notebook: not fresh
+        return False
+    return copy.metadata.get("coursetools", {}).get("stamp") == stamp(notebook, course)
+
+
+def _earlier_results(out_dir: Path) -> dict[str, NotebookResult]:
+    """The passing results of an earlier run into ``out_dir``, by notebook, with their date."""
+    try:
+        earlier = json.loads((out_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    results = {}
+    for item in earlier.get("results", []):
+        if item.get("status") != "ok" or not item.get("stamp"):
+            continue
+        item["cells"] = [CellTime(**cell) for cell in item.get("cells", [])]
+        item["reused"] = item.get("reused") or earlier.get("date", "an earlier run")
+        results[item["notebook"]] = NotebookResult(**item)
+    return results
+
+
+def judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:
     """Record the reported figures; in full mode a figure outside its expectation fails."""
     for item in reports:
         name, value = item["name"], item["value"]
@@ -208,40 +269,29 @@ def _judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:
         result.error = "outside expectation: " + ", ".join(result.missed)
 
 
-def _run_one(
-    path: Path,
-    name: str,
-    out_dir: Path,
-    *,
-    timeout: int,
-    fast: bool,
-    random_weights: bool,
-    rerun: bool = False,
-) -> NotebookResult:
-    import nbformat
+def _failing_cell(nb: NotebookNode, code_cells: list[int]) -> int | None:
+    return next(
+        (i for i in code_cells if any(o.output_type == "error" for o in nb.cells[i].outputs)),
+        None,
+    )
+
+
+def execute(
+    nb: NotebookNode, folder: Path, env: dict[str, str], timeout: int, result: NotebookResult
+) -> None:
+    """Run ``nb``'s code cells in order in a fresh kernel started in ``folder``.
+
+    The outputs go into ``nb``; each cell's time and the kernel's memory after it, the peak
+    memory, and the first error (with its cell) go into ``result``.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
     from tqdm import tqdm
     from traitlets.config import Config
 
-    result = NotebookResult(notebook=name)
-    executed = out_dir / name
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    report_file = executed.with_suffix(".figures.jsonl")
-    report_file.unlink(missing_ok=True)
-    env = kernel_environment(
-        dict(os.environ), fast=fast, random_weights=random_weights, report_file=report_file
-    )
-    # Jupyter's inline backend (not, say, CI's Agg), so that the executed copies keep figures.
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-
-    nb = nbformat.read(path, as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    start = time.perf_counter()
-    peak = None
-    second_pass = None  # the cell being run again, once the first pass is through
     # A local kernel talks over Unix sockets (IPC): nothing listens on the network.
-    with tempfile.TemporaryDirectory(prefix="labhelpers-kernel-") as sockets:
+    with tempfile.TemporaryDirectory(prefix="coursetools-kernel-") as sockets:
         config = Config()
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = f"{sockets}/kernel"
@@ -250,49 +300,65 @@ def _run_one(
             config=config,
             kernel_name="python3",
             timeout=timeout,
-            resources={"metadata": {"path": path.parent}},
+            resources={"metadata": {"path": folder}},
         )
         try:
             with client.setup_kernel(env=env):
                 pid = client.km.provisioner.process.pid
-                with tqdm(code_cells, desc=path.name, unit="cell", mininterval=2) as bar:
+                with tqdm(code_cells, desc=result.notebook, unit="cell", mininterval=2) as bar:
                     for index in bar:
                         began = time.perf_counter()
                         try:
                             _execute_showing_progress(client, nb.cells[index], index, bar)
                         finally:
                             seconds = round(time.perf_counter() - began, 1)
-                            peak = max(filter(None, [peak, _rss_mb(pid)]), default=None)
+                            peak = max(
+                                filter(None, [result.peak_mem_mb, _rss_mb(pid)]), default=None
+                            )
+                            result.peak_mem_mb = peak
                             source = _first_line(nb.cells[index].source)
                             now = _rss_mb(pid, "VmRSS")
                             result.cells.append(CellTime(index, seconds, source, peak, now))
-                if rerun:  # as a student who runs every cell once more, in the same kernel
-                    again = f"{path.name}, again"
-                    for index in tqdm(code_cells, desc=again, unit="cell", mininterval=2):
-                        second_pass = index
-                        nb.cells[index].outputs = []
-                        client.execute_cell(nb.cells[index], index)
         except (CellExecutionError, CellTimeoutError) as err:
-            failing = next(
-                (
-                    i
-                    for i in code_cells
-                    if any(o.output_type == "error" for o in nb.cells[i].outputs)
-                ),
-                None,
-            )
+            failing = _failing_cell(nb, code_cells)
             result.status = "failed"
             result.error = _error_summary(nb.cells[failing] if failing is not None else None, err)
             if failing is not None:
                 result.error = f"cell {failing}: {result.error}"
-            if second_pass is not None:
-                result.error = f"run again after the whole notebook, {result.error}"
         except Exception as err:  # a kernel that dies or never starts must not stop the run
             result.status = "failed"
             result.error = f"{type(err).__name__}: {err}"
+
+
+def run_one(path: Path, executed: Path, course: Course, timeout: int) -> NotebookResult:
+    """Read, execute and judge one lab; save its executed copy as ``executed``."""
+    import nbformat
+
+    result = NotebookResult(notebook=executed.name)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook, unreadable: this lab fails alone
+        result.status = "failed"
+        result.error = f"cannot read {path} as a notebook ({type(err).__name__}: {err})"
+        result.error = " ".join(result.error.split())[:300]
+        return result
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    report_file = executed.with_suffix(".figures.jsonl")
+    report_file.unlink(missing_ok=True)
+    env = kernel_environment(
+        dict(os.environ),
+        fast=course.fast,
+        random_weights=course.random_weights,
+        report_file=report_file,
+    )
+    # Jupyter's inline backend (not, say, CI's Agg), so that the executed copies keep figures.
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    start = time.perf_counter()
+    execute(nb, path.parent, env, timeout, result)
     result.wall_s = round(time.perf_counter() - start, 1)
-    result.peak_mem_mb = peak
-    _judge(result, read_reports(report_file), fast)
+    judge(result, read_reports(report_file), course.fast)
+    if result.status == "ok":  # only a passing run may stand for later ones (is_fresh)
+        nb.metadata["coursetools"] = {"stamp": stamp(path, course)}
     nbformat.write(nb, executed)
     return result
 
@@ -312,7 +378,8 @@ def _figure_cell(r: NotebookResult, fast: bool) -> str:
     return "<br>".join(parts)
 
 
-def _markdown(results: list[NotebookResult], meta: dict) -> str:
+def report_markdown(results: list[NotebookResult], meta: dict) -> str:
+    """The run's report in Markdown: one row per lab, then each lab's slowest cells."""
     lines = [
         f"# Course run ({meta['mode']} mode)",
         "",
@@ -324,6 +391,8 @@ def _markdown(results: list[NotebookResult], meta: dict) -> str:
     for r in results:
         figures = _figure_cell(r, fast=meta["mode"] == "fast")
         status = r.status if not r.error else f"{r.status}: {r.error}".replace("|", "\\|")
+        if r.reused:
+            status += f" (unchanged: the run of {r.reused})"
         lines.append(f"| {r.notebook} | {status} | {r.wall_s} | {r.peak_mem_mb} | {figures} |")
     lines += ["", "## Slowest cells", ""]
     for r in results:
@@ -357,23 +426,23 @@ def _names(notebooks: list[Path]) -> list[str]:
     return [p.resolve().relative_to(common).as_posix() for p in notebooks]
 
 
-def _save_html(notebook: Path) -> None:
-    """Write an HTML page of an executed notebook, figures included, beside it."""
+def save_html(notebook: Path) -> Path:
+    """Write an HTML page of an executed notebook, figures included, beside it; return it."""
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_filename(str(notebook))
-    notebook.with_suffix(".html").write_text(body, encoding="utf-8")
+    page = notebook.with_suffix(".html")
+    page.write_text(body, encoding="utf-8")
+    return page
 
 
 def run_notebooks(
     notebooks: list[Path],
     out_dir: Path,
-    *,
-    fast: bool = False,
-    random_weights: bool = False,
+    course: Course = FULL_MODE,
     timeout: int = 3600,
-    html: bool = False,
-    rerun: bool = False,
+    *,
+    reuse: bool = True,
 ) -> list[NotebookResult]:
     """Execute ``notebooks`` in order, save executed copies and a report in ``out_dir``.
 
@@ -384,13 +453,11 @@ def run_notebooks(
         notebooks: the notebooks, run in this order, each in its own folder.
         out_dir: where executed copies, ``report.md`` and ``report.json`` go (relative paths
             are relative to the current folder, not to the notebooks).
-        fast: run in fast mode: little data, few epochs.
-        random_weights: let pre-trained bases start from random weights where the real ones
-            cannot be had (to measure time and memory offline; the figures then say so).
+        course: the run's settings: fast mode, and random weights allowed where pre-trained
+            ones cannot be had (to measure time and memory offline; the figures then say so).
         timeout: seconds allowed per cell.
-        html: also render each executed copy as HTML, to publish solutions.
-        rerun: after the whole notebook, run every code cell once more in the same kernel, in
-            order, as students do; a cell that fails the second time fails the notebook.
+        reuse: keep the earlier result and executed copy of a notebook whose :func:`stamp` is
+            unchanged since a passing run into ``out_dir``, instead of running it again.
 
     Returns:
         One :class:`NotebookResult` per notebook.
@@ -398,32 +465,28 @@ def run_notebooks(
     # Kernels run in their notebook's folder: every path handed to them must be absolute.
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    mode = "fast" if fast else "full"
-    meta = {"mode": mode, "machine": machine_description()}
-    print(f"Course run, {mode} mode, on {meta['machine']}", flush=True)
+    meta = {"mode": course.mode, "machine": machine_description()}
+    print(f"Course run, {course.mode} mode, on {meta['machine']}", flush=True)
+    earlier = _earlier_results(out_dir) if reuse else {}
     results = []
     for i, (path, name) in enumerate(zip(notebooks, _names(notebooks), strict=True), 1):
         print(f"[{i}/{len(notebooks)}] {path}", flush=True)
-        result = _run_one(
-            path,
-            name,
-            out_dir,
-            timeout=timeout,
-            fast=fast,
-            random_weights=random_weights,
-            rerun=rerun,
-        )
+        key = stamp(path, course)
+        if name in earlier and is_fresh(out_dir / name, path, course):
+            results.append(earlier[name])
+            print(f"    unchanged since the passing run of {earlier[name].reused}: not run again")
+            continue
+        result = run_one(Path(path), out_dir / name, course, timeout)
+        result.notebook, result.stamp = name, key
         print(f"    {result.status} in {result.wall_s} s, peak {result.peak_mem_mb} MiB")
         if result.error:
             print(f"    {result.error}")
-        if html:
-            _save_html(out_dir / name)
         results.append(result)
     meta["date"] = time.strftime("%Y-%m-%d %H:%M")
     (out_dir / "report.json").write_text(
         json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2) + "\n"
     )
-    table = _markdown(results, meta)
+    table = report_markdown(results, meta)
     (out_dir / "report.md").write_text(table)
     print("\n" + table)
     return results

@@ -1,13 +1,14 @@
 """Fill one folder with every file the labs need, checked, for a classroom without internet.
 
-``python -m labhelpers classroom DIR`` places in ``DIR`` every dataset archive of
+``python -m coursetools classroom DIR`` places in ``DIR`` every dataset archive of
 :data:`labhelpers.data.DATASETS` and the weights of every base in
 :data:`labhelpers.models.LAB_BASES`, and lists each in ``DIR/SHA256SUMS``; pointing
 ``LABHELPERS_DATA_DIR`` at ``DIR`` is then all a classroom needs. Each file is had through the
 loaders' own resolution chain (another mirror, system folders, the cache, the download), so it
 is checked exactly as they check it, and the copy is checked again before it is renamed into
-place. A file already in ``DIR`` is checked as the loaders will check it; a bad one is
-replaced, or reported, and never vouched for.
+place. A file already in ``DIR`` is checked as the loaders will check it (by its published
+hash where there is one, whatever ``DIR/SHA256SUMS`` says); a bad one is replaced, or
+reported, and never vouched for.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ def course_lookups() -> list[Lookup]:
     return list({lookup.file.name: lookup for lookup in found}.values())
 
 
-def _list(folder: Path, name: str, digest: str) -> None:
-    """Set ``name``'s line of ``folder/SHA256SUMS``, keeping the others, atomically."""
+def _list(folder: Path, name: str, digest: str | None) -> None:
+    """Set ``name``'s line of ``folder/SHA256SUMS`` (or remove it, for None), atomically."""
     sums = {**read_sums(folder), name: digest}
+    if digest is None:
+        del sums[name]
     text = "".join(f"{sums[n]}  {n}\n" for n in sorted(sums))
     write_atomically(folder / "SHA256SUMS", lambda tmp: tmp.write_text(text))
 
@@ -72,7 +75,8 @@ def _copy(source: Path, target: Path, lookup: Lookup) -> str:
 
     def fill(tmp: Path) -> None:
         shutil.copyfile(source, tmp)
-        # The copy must be the very file the chain checked, byte for byte.
+        # The copy must pass the published hash, or, for a file with none, be the very file
+        # the chain checked, byte for byte.
         problem = verify(tmp, lookup.file, vouched=digest)
         if problem:
             raise DamagedFile(f"the copy of {source} differs from it: {problem}")
@@ -88,7 +92,8 @@ def _place(lookup: Lookup, folder: Path) -> Outcome:
     listed = read_sums(folder).get(rf.name)
     problem = None
     if target.is_file():
-        # As the loaders will check it: a published hash, its SHA256SUMS line, or its size.
+        # As the loaders will check it: by the published hash; only for a file with none, by
+        # its SHA256SUMS line; else by its size.
         problem = verify(target, rf, listed)
         if problem is None:
             digest = file_digest(target)
@@ -104,6 +109,12 @@ def _place(lookup: Lookup, folder: Path) -> Outcome:
     except FetchError as err:
         missing = isinstance(err, MissingFile)
         why = f"found nowhere, and the download failed: {err.__cause__}" if missing else str(err)
+        if problem and listed is not None and listed == file_digest(target):
+            # The list vouches for a copy that fails its published hash: take that back. (A
+            # line that names another copy is kept: for a file with no published hash, it is
+            # the only record of the good one.)
+            _list(folder, rf.name, None)
+            why += "; its line in SHA256SUMS, which vouched for the bad copy, was removed"
         if problem:
             return Outcome(lookup, "damaged", f"the copy here is bad: {problem}; {why}")
         return Outcome(lookup, "missing" if missing else "damaged", why)

@@ -10,13 +10,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader.utils import compute_checksum
 
-from labhelpers.__main__ import main
-from labhelpers.student import (
+from coursetools.__main__ import main
+from coursetools.generate import (
     GENERATED_TAG,
     SolutionMarkerError,
     make_student_version,
-    nbgrader_cells,
     solution_lines,
     write_student_version,
 )
@@ -46,10 +46,12 @@ def test_there_are_sources():
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_committed_student_version_is_current(source, tmp_path):
     committed = STUDENT_DIR / source.name
-    assert committed.exists(), f"{relative(committed)} is missing: run python -m labhelpers student"
+    assert committed.exists(), (
+        f"{relative(committed)} is missing: run python -m coursetools generate"
+    )
     expected, _ = write_student_version(source, tmp_path)
     assert committed.read_text(encoding="utf-8") == expected.read_text(encoding="utf-8"), (
-        f"{relative(committed)} is out of date: run python -m labhelpers student"
+        f"{relative(committed)} is out of date: run python -m coursetools generate"
     )
 
 
@@ -83,7 +85,8 @@ def split_lines(nb: nbformat.NotebookNode) -> tuple[set[str], set[str]]:
 def test_no_solution_line_survives(source):
     nb = nbformat.read(source, as_version=4)
     solution, other = split_lines(nb)
-    assert set(solution_lines(nb)) == solution, "the generator and this test disagree"
+    # A line that also stays outside the region in its cell ("try:") is not left out.
+    assert solution - other <= set(solution_lines(nb)) <= solution, "generator and test disagree"
     # Lines such as "plt.show()" or "]" also appear outside the solutions, so they tell
     # nothing; every other solution line must be gone.
     secret = solution - other
@@ -193,7 +196,7 @@ def test_hidden_tests_go_and_check_cells_become_read_only():
         "check.exercise_1(f)\n### BEGIN HIDDEN TESTS\ncheck.exercise_1.require(f)\n"
         "### END HIDDEN TESTS\nprint('done')"
     )
-    check.metadata["nbgrader"]["checksum"] = "0123"
+    check.metadata["nbgrader"]["checksum"] = compute_checksum(check)
     student = make_student_version(notebook(check), "lab9.ipynb")
     cell = student.cells[1]
     assert cell.source == "check.exercise_1(f)\nprint('done')"
@@ -205,42 +208,26 @@ def test_hidden_tests_go_and_check_cells_become_read_only():
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        (answer_cell("x = 1\n### BEGIN SOLUTION\nx = 2"), "opened on line 2 is never closed"),
-        (answer_cell("x = 1\n### END SOLUTION"), "line 2 closes a solution region"),
+        (answer_cell("x = 1\n### BEGIN SOLUTION\nx = 2"), "no end solution statement"),
         (
             answer_cell("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"),
-            "line 2 opens a solution region inside",
+            "nested begin solution",
         ),
         (
             check_cell("check(f)\n### BEGIN HIDDEN TESTS\nrequire(f)"),
-            "hidden tests region opened on line 2 is never closed",
+            "No end hidden tests statement",
         ),
-        (new_markdown_cell("Answer:\n### BEGIN SOLUTION\n42"), "code cells only"),
-        (new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"), "no nbgrader metadata"),
-        (answer_cell("x = 1"), "needs '### BEGIN SOLUTION'"),
-        (check_cell("check(f)", locked=False), "must be locked"),
-        (check_cell("check(f)", points=0), "needs points > 0"),
-        (graded(new_code_cell("x = 1"), "exercise 1"), "should be letters, digits"),
+        (new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"), "non-solution cell"),
+        (graded(new_code_cell("x = 1"), "exercise 1"), "metadata"),
         (
             graded(new_code_cell("x\n### BEGIN HIDDEN TESTS\ny\n### END HIDDEN TESTS"), "x"),
-            "hidden tests belong in a graded cell",
+            "non-grade cell",
         ),
     ],
-    ids=[
-        "unclosed",
-        "never opened",
-        "nested",
-        "hidden unclosed",
-        "in markdown",
-        "markers without metadata",
-        "answer without markers",
-        "unlocked check",
-        "no points",
-        "bad grade id",
-        "hidden tests outside a check",
-    ],
+    ids=["unclosed", "nested", "hidden unclosed", "markers without metadata", "bad id", "hidden"],
 )
 def test_malformed_markers_and_metadata_name_the_notebook_and_cell(cell, message):
+    """nbgrader's own checks refuse these; the error names the notebook and the cell."""
     with pytest.raises(SolutionMarkerError, match="lab9.ipynb, cell 1") as error:
         make_student_version(notebook(cell), "lab9.ipynb")
     assert message in str(error.value)
@@ -248,14 +235,19 @@ def test_malformed_markers_and_metadata_name_the_notebook_and_cell(cell, message
 
 def test_a_grade_id_used_twice_is_an_error():
     nb = notebook(check_cell("check(f)"), check_cell("check(g)"))
-    with pytest.raises(SolutionMarkerError, match=r"cell 2 .*'ex1' is used twice"):
+    with pytest.raises(SolutionMarkerError, match="lab9.ipynb: .*grade_id used twice"):
         make_student_version(nb, "lab9.ipynb")
+
+
+def nbgrader_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """The cells with nbgrader metadata, by grade id."""
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_every_exercise_is_graded_once_and_its_check_raises_only_in_hidden_tests(source):
     nb = nbformat.read(source, as_version=4)
-    cells = nbgrader_cells(nb, source.name)
+    cells = nbgrader_cells(nb)
     checks = re.findall(
         r"^check\.(exercise_\d+)\((.*)\)$",
         "\n".join(c.source for c in nb.cells if c.cell_type == "code"),
@@ -301,39 +293,13 @@ def test_command_line_regenerates_every_lab(tmp_path, monkeypatch, capsys):
         cell = answer_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
         nbformat.write(notebook(cell), tmp_path / "notebooks" / name)
     monkeypatch.chdir(tmp_path)
-    assert main(["student"]) == 0
+    assert main(["generate"]) == 0
     assert sorted(p.name for p in (tmp_path / "notebooks/student").iterdir()) == [
         "01_a.ipynb",
         "02_b.ipynb",
     ]
-    assert main(["student"]) == 0
+    assert main(["generate"]) == 0
     assert capsys.readouterr().out.count("up to date") == 2
-
-
-def test_workspace_copies_each_lab_once_and_never_overwrites_work(tmp_path, monkeypatch, capsys):
-    (tmp_path / "notebooks" / "student").mkdir(parents=True)
-    for name in ["00_a.ipynb", "01_b.ipynb"]:
-        (tmp_path / "notebooks" / "student" / name).write_text(f"{name} v1", encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    assert main(["workspace"]) == 0  # exactly as the README gives it
-    mine = tmp_path / "my-labs" / "00_a.ipynb"
-    assert mine.read_text(encoding="utf-8") == "00_a.ipynb v1"
-    mine.write_text("my answers", encoding="utf-8")
-    (tmp_path / "notebooks" / "student" / "00_a.ipynb").write_text("v2", encoding="utf-8")
-    (tmp_path / "notebooks" / "student" / "02_c.ipynb").write_text("new lab", encoding="utf-8")
-    capsys.readouterr()
-    assert main(["workspace"]) == 0  # after a course update
-    out = capsys.readouterr().out
-    assert mine.read_text(encoding="utf-8") == "my answers"
-    assert "kept yours: my-labs/00_a.ipynb" in out and "copied: my-labs/02_c.ipynb" in out
-    assert (tmp_path / "my-labs" / "02_c.ipynb").read_text(encoding="utf-8") == "new lab"
-
-
-def test_workspace_outside_the_repository_says_where_to_run_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit):
-        main(["workspace"])
-    assert "run from the repository root" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)

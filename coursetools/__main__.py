@@ -1,0 +1,197 @@
+"""The instructors' command line: ``python -m coursetools {run,generate,grading,classroom,site}``.
+
+Each command is one small parser (``_add_*``) and one function that carries it out; run them
+from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from coursetools import labs
+
+Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from coursetools.runner import run_notebooks, save_html
+    from labhelpers.course import Course
+
+    notebooks = args.notebooks or labs.sources()
+    if not notebooks:
+        parser.error("no notebooks found: run from the repository root or name them")
+    missing = [str(p) for p in notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    course = Course(fast=args.fast, random_weights=args.random_weights)
+    results = run_notebooks(notebooks, args.output, course, args.timeout, reuse=not args.again)
+    if args.html:
+        for result in results:
+            executed = args.output / result.notebook
+            if executed.is_file():  # a notebook that could not be read has no executed copy
+                save_html(executed)
+    print(f"Executed notebooks and report in {args.output.resolve()}")
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _add_run(commands) -> None:
+    run = commands.add_parser("run", help="execute lab notebooks headless and measure them")
+    run.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb")
+    run.add_argument("--fast", action="store_true", help="small data, few epochs (as in CI)")
+    run.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="where pre-trained weights cannot be had, start from random ones (to measure "
+        "time and memory offline; the lab then reports imagenet_weights = 0)",
+    )
+    run.add_argument("--output", type=Path, default=Path("build/course"), help="%(default)s")
+    run.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    run.add_argument(
+        "--again",
+        action="store_true",
+        help="run every notebook, even one unchanged (notebook, labhelpers, requirements and "
+        "mode) since a passing run into the same output folder",
+    )
+    run.add_argument(
+        "--html", action="store_true", help="also render the executed notebooks as HTML pages"
+    )
+    run.set_defaults(handler=_run)
+
+
+def _generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from coursetools.generate import generate_student_versions
+
+    sources = labs.sources()
+    if not sources:
+        parser.error("no notebooks found: run from the repository root")
+    for path, changed in generate_student_versions(sources, labs.STUDENT_DIR):
+        print(f"{'wrote' if changed else 'up to date'}: {path}")
+    return 0
+
+
+def _add_generate(commands) -> None:
+    generate = commands.add_parser(
+        "generate", help="regenerate notebooks/student/ (solutions taken out) from notebooks/"
+    )
+    generate.set_defaults(handler=_generate)
+
+
+def _grading(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    sources = labs.sources()
+    if not sources:
+        parser.error("no notebooks found: run from the repository root")
+    try:
+        from coursetools.grading import prepare_course
+    except ImportError as error:
+        parser.error(f"{error}: grading needs nbgrader: pip install -r requirements-dev.txt")
+    for copy in prepare_course(args.course_dir, sources):
+        print(f"{labs.lab_id(copy)}: {copy}")
+    print(
+        f"Next, in {args.course_dir}: nbgrader generate_assignment lab1 (and so on), then "
+        "collect, autograde, generate_feedback and export (see docs/instructors.md)."
+    )
+    return 0
+
+
+def _add_grading(commands) -> None:
+    grading = commands.add_parser(
+        "grading", help="make DIR an nbgrader course folder: one assignment per lab"
+    )
+    grading.add_argument("course_dir", nargs="?", type=Path, default=Path("grading"))
+    grading.set_defaults(handler=_grading)
+
+
+def _classroom(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from coursetools.classroom import prepare, summary
+    from labhelpers.fetch import FetchError
+
+    try:
+        outcomes = prepare(args.folder)
+    except FetchError as error:  # a malformed SHA256SUMS in the folder
+        parser.exit(1, f"{error}\n")
+    for outcome in outcomes:
+        print(outcome)
+    print(summary(outcomes, args.folder))
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+def _add_classroom(commands) -> None:
+    classroom = commands.add_parser(
+        "classroom",
+        help="fill DIR with every dataset and weights file the labs need, checked, for a "
+        "classroom without internet (then: export LABHELPERS_DATA_DIR=DIR)",
+    )
+    # Under build/, which git ignores, as the runner's build/course is.
+    classroom.add_argument(
+        "folder", nargs="?", type=Path, default=Path("build/classroom"), help="%(default)s"
+    )
+    classroom.set_defaults(handler=_classroom)
+
+
+def _site(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from coursetools.site import LABELS, SiteError, build_site
+
+    executed = {"students": args.students, "solutions": args.solutions}
+    if args.only:
+        executed = {args.only: executed[args.only]}
+    try:
+        built = build_site(executed, args.output)
+    except SiteError as error:
+        parser.exit(1, f"error: {error}\n")
+    for edition, (seconds, warnings) in built.items():
+        note = f", {len(warnings)} warnings (above)" if warnings else ""
+        index = args.output / edition / "index.html"
+        print(f"The {LABELS[edition]}: {index}, built in {seconds:.1f} s{note}")
+    return 0
+
+
+def _add_site(commands) -> None:
+    site = commands.add_parser(
+        "site",
+        help="build the course website from executed notebooks: the students' edition (from "
+        "the student versions) and the solutions edition (from the sources)",
+        description="Build the course website from executed notebooks (Sphinx executes "
+        "nothing). First run the sources, `python -m coursetools run` (into build/course/), "
+        "and the student versions, `python -m coursetools run notebooks/student/[0-9]*.ipynb "
+        "--output build/course/student`; --fast for a quick look. The students' edition holds "
+        "no solution; publish the solutions edition after the term.",
+    )
+    site.add_argument(
+        "--students",
+        type=Path,
+        default=Path("build/course/student"),
+        help="the executed student versions (default: %(default)s)",
+    )
+    site.add_argument(
+        "--solutions",
+        type=Path,
+        default=Path("build/course"),
+        help="the executed sources (default: %(default)s)",
+    )
+    site.add_argument(
+        "--only", choices=["students", "solutions"], help="build one edition (default: both)"
+    )
+    site.add_argument(
+        "--output",
+        type=Path,
+        default=Path("build/site"),
+        help="the editions go to OUTPUT/students/ and OUTPUT/solutions/ (default: %(default)s)",
+    )
+    site.set_defaults(handler=_site)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and carry out its command; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m coursetools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_generate, _add_grading, _add_classroom, _add_site):
+        add(commands)
+    args = parser.parse_args(argv)
+    return args.handler(args, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
