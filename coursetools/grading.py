@@ -4,7 +4,7 @@ Instructors only: this module needs nbgrader (``requirements-dev.txt``); student
 it. ``python -m coursetools grading DIR`` makes ``DIR`` an nbgrader course folder: one assignment
 per lab (``lab0`` ... ``lab4``, each holding that lab's source notebook) and an
 ``nbgrader_config.py`` that calls :func:`configure`. Everything else is nbgrader's own commands,
-run from ``DIR`` (the README's "Grading a term" walks through them).
+run from ``DIR`` (docs/instructors.md, "Grading a term", walks through them).
 
 What :func:`configure` sets, and why:
 

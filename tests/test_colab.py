@@ -155,7 +155,7 @@ def test_setup_cell_installs_the_released_labhelpers_on_colab(path):
     assert requirements == [expected], (
         f"the Colab line should install the release in pyproject.toml, {expected!r}; after a "
         "version bump, update every source's line and regenerate the student versions "
-        "(README, 'Releasing a version')"
+        "(docs/instructors.md, 'Releasing a version')"
     )
 
 
