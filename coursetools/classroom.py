@@ -2,7 +2,7 @@
 
 ``python -m coursetools classroom DIR`` places in ``DIR`` every dataset archive of
 :data:`labhelpers.data.DATASETS` and the weights of every base in
-:data:`labhelpers.models.LAB_BASES`, and lists each in ``DIR/SHA256SUMS``; pointing
+:data:`labhelpers.bases.LAB_BASES`, and lists each in ``DIR/SHA256SUMS``; pointing
 ``LABHELPERS_DATA_DIR`` at ``DIR`` is then all a classroom needs. Each file is had through the
 loaders' own resolution chain (another mirror, system folders, the cache, the download), so it
 is checked exactly as they check it, and the copy is checked again before it is renamed into
@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from labhelpers import data, models
+from labhelpers import bases, data
 from labhelpers.fetch import (
     DamagedFile,
     FetchError,
@@ -56,7 +56,7 @@ class Outcome:
 def course_lookups() -> list[Lookup]:
     """Every file that a lab or an exercise loads, from the two registries, once each."""
     found = [lookup for name in data.DATASETS for lookup in data.lookups(name)]
-    found += [models.weights_lookup(arch, shape) for arch, shape in models.LAB_BASES]
+    found += [bases.weights_lookup(arch, shape) for arch, shape in bases.LAB_BASES]
     return list({lookup.file.name: lookup for lookup in found}.values())
 
 

@@ -9,7 +9,7 @@ Every file is looked for, in order, in:
 4. the canonical URL, downloaded into the cache under a temporary name, verified, then renamed.
 
 The chain itself lives in :mod:`labhelpers.fetch`, shared with the pre-trained weights of
-:mod:`labhelpers.models`. A file is trusted only if a hash it declares matches: the canonical
+:mod:`labhelpers.bases`. A file is trusted only if a hash it declares matches: the canonical
 download's, or a known repackaging's (Debian recompresses Fashion-MNIST). Only a file with no
 published hash may be vouched for by its mirror's own ``SHA256SUMS``. Every loader returns
 NumPy arrays of bytes (uint8): compact, and the same in every lab; models scale them with a
@@ -82,11 +82,26 @@ FLOWERS17_CLASSES = [
     "Pansy",
 ]
 FLOWERS17_PER_CLASS = 80
-IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # what image_dataset_from_directory decodes
+# How tf.io.decode_image, which decodes the photos here and in image_dataset_from_directory,
+# tells the formats it reads (JPEG, PNG, GIF, BMP) apart: by their first bytes.
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM")
+_NOT_AN_IMAGE = "is not a JPEG, PNG, GIF or BMP image"
 
 
 class DatasetError(DamagedFile):
     """A dataset's file is there but does not hold what it should; the message says the fix."""
+
+
+class _BadContent(DatasetError):
+    """What a check found wrong at ``path``, in the extracted folder ``root``.
+
+    The message fits an extracted copy, which can be deleted and extracted again; when the
+    folder checked is an extraction in progress, ``_extract`` words it for the archive instead.
+    """
+
+    def __init__(self, root: Path, path: Path, problem: str) -> None:
+        super().__init__(f"{path} {problem}. Delete {root} to extract it again, and run again.")
+        self.path, self.problem = path, problem
 
 
 @dataclass(frozen=True)
@@ -238,58 +253,29 @@ def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarra
 
 
 def _is_image(file: Path) -> bool:
-    """True when ``file`` opens as a JPEG, PNG, GIF or BMP image."""
-    from PIL import Image, UnidentifiedImageError
-
+    """True when ``file`` starts as a JPEG, PNG, GIF or BMP file does."""
     try:
-        with Image.open(file) as image:
-            return image.format in IMAGE_FORMATS
-    except (UnidentifiedImageError, OSError):
+        with file.open("rb") as f:
+            return f.read(8).startswith(_IMAGE_SIGNATURES)
+    except OSError:  # a folder, say
         return False
 
 
-def _not_an_image(file: Path, root: Path, archive: Path | None) -> DatasetError:
-    """The error for a file that is not an image, named as the user can find it."""
-    if archive is None:  # an extracted file, which is still there to look at
-        return DatasetError(
-            f"{file} is not a JPEG, PNG, GIF or BMP image. Remove it (or replace it with a "
-            "real image) and run again."
-        )
-    # Checked in a temporary folder that is gone by the time the message is read: name the
-    # archive and the member inside it instead.
-    member = file.relative_to(root).as_posix()
-    return DatasetError(
-        f"The member {member} of the archive {archive} is not a JPEG, PNG, GIF or BMP image: "
-        "the archive is damaged or not the expected one, and nothing was extracted. Replace "
-        "the archive with a good copy (or delete it to download it again) and run again."
-    )
-
-
-def _check_image_folders(root: Path, archive: Path | None = None) -> None:
+def _check_image_folders(root: Path) -> None:
     """Check ``root`` has train/ and validation/, each with cats/ and dogs/ of images only.
 
-    Every file must open as an image: a stray file is an error naming it, since
-    ``image_dataset_from_directory`` would otherwise skip it or fail mid-epoch. ``archive``
-    is the archive being extracted into ``root``'s parent, if any, for the message.
+    A stray file is an error naming it, since ``image_dataset_from_directory`` would
+    otherwise skip it or fail mid-epoch.
     """
     for split in ("train", "validation"):
         for label in CATS_AND_DOGS_CLASSES:
             folder = root / split / label
             files = sorted(folder.iterdir()) if folder.is_dir() else []
             if not files:
-                if archive is None:
-                    raise DatasetError(
-                        f"{folder} is missing or empty: the extracted copy is incomplete. "
-                        f"Delete {root} to extract it again."
-                    )
-                raise DatasetError(
-                    f"{root.name}/{split}/{label} is missing or empty in the archive "
-                    f"{archive}: it is incomplete and nothing was extracted. Replace it with a "
-                    "good copy (or delete it to download it again) and run again."
-                )
+                raise _BadContent(root, folder, "is missing or empty")
             for file in files:
                 if not _is_image(file):
-                    raise _not_an_image(file, root.parent, archive)
+                    raise _BadContent(root, file, _NOT_AN_IMAGE)
 
 
 def _flower_number(file: Path) -> int | None:
@@ -300,7 +286,7 @@ def _flower_number(file: Path) -> int | None:
     return None
 
 
-def _check_flowers(root: Path, archive: Path | None = None) -> list[Path]:
+def _check_flowers(root: Path) -> list[Path]:
     """Check ``root/jpg`` holds exactly image_0001.jpg ... image_1360.jpg, all images.
 
     ``files.txt`` (a list of the names, in the original) is the only other file allowed.
@@ -309,38 +295,35 @@ def _check_flowers(root: Path, archive: Path | None = None) -> list[Path]:
     n = len(FLOWERS17_CLASSES) * FLOWERS17_PER_CLASS
     folder = root / "jpg"
     files = sorted(folder.iterdir()) if folder.is_dir() else []
-    images = [f for f in files if _flower_number(f) is not None]
     for file in files:
         if file.name != "files.txt" and _flower_number(file) is None:
-            raise _not_an_image(file, root, archive)
-    numbers = sorted(_flower_number(f) for f in images)
+            raise _BadContent(root, file, _NOT_AN_IMAGE)
+    images = sorted((f for f in files if f.name != "files.txt"), key=_flower_number)
+    numbers = [_flower_number(f) for f in images]
     if numbers != list(range(1, n + 1)):
         missing = sorted(set(range(1, n + 1)) - set(numbers))[:3]
-        source = archive or root
-        raise DatasetError(
-            f"{source} holds {len(images)} flower images, expected exactly {n} "
-            f"(jpg/image_0001.jpg ... jpg/image_{n:04d}.jpg)"
-            + (f"; missing e.g. {[f'image_{m:04d}.jpg' for m in missing]}" if missing else "")
-            + ". The archive is incomplete or not the expected one: replace it with a good "
-            "copy (or delete it to download it again)"
-            + ("" if archive else f", delete {root}")
-            + " and run again."
+        raise _BadContent(
+            root,
+            folder,
+            f"holds {len(images)} flower images, expected exactly {n} "
+            f"(image_0001.jpg ... image_{n:04d}.jpg)"
+            + (f"; missing e.g. {[f'image_{m:04d}.jpg' for m in missing]}" if missing else ""),
         )
     for file in images:
         if not _is_image(file):
-            raise _not_an_image(file, root, archive)
-    return sorted(images, key=_flower_number)
+            raise _BadContent(root, file, _NOT_AN_IMAGE)
+    return images
 
 
 def _extract(
-    archive: Path, target: Path, check: Callable[[Path, Path], object], inner: str | None = None
+    archive: Path, target: Path, check: Callable[[Path], object], inner: str | None = None
 ) -> None:
     """Extract ``archive`` (zip or tar.gz) to ``target`` atomically, checking it first.
 
     Everything is extracted into a temporary folder beside ``target`` and checked there with
-    ``check(root, archive)``; only then is ``root`` renamed to ``target``, so that an
-    interrupted or failed extraction leaves nothing behind. ``root`` is the temporary folder,
-    or its sub-folder ``inner`` when the archive wraps everything in one folder.
+    ``check(root)``; only then is ``root`` renamed to ``target``, so that an interrupted or
+    failed extraction leaves nothing behind. ``root`` is the temporary folder, or its
+    sub-folder ``inner`` when the archive wraps everything in one folder.
     """
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -359,7 +342,17 @@ def _extract(
             raise DatasetError(
                 f"{archive} is not a valid {kind} archive ({err}). Delete it and run again."
             ) from err
-        check(root, archive)
+        try:
+            check(root)
+        except _BadContent as bad:
+            # The temporary folder is gone by the time the message is read: name the member
+            # inside the archive instead, and the fix left to the user, another archive.
+            raise DatasetError(
+                f"In the archive {archive}, {bad.path.relative_to(tmp).as_posix()} "
+                f"{bad.problem}: the archive is damaged or not the expected one, and nothing "
+                "was extracted. Replace the archive with a good copy (or delete it to download "
+                "it again) and run again."
+            ) from None
         if root == tmp:
             tmp.chmod(0o755)  # mkdtemp makes it private; the extracted folder should not be
         os.replace(root, target)
@@ -367,17 +360,21 @@ def _extract(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _decode_photos(files: list[Path], image_size: tuple[int, int]) -> np.ndarray:
-    """Decode and resize JPEGs into one uint8 array, in parallel with ``tf.data``.
+def _decode_photos(
+    files: list[Path], image_size: tuple[int, int], antialias: bool = False
+) -> np.ndarray:
+    """Decode and resize photos into one uint8 array, in parallel with ``tf.data``.
 
     As ``keras.utils.image_dataset_from_directory`` does: decoded to RGB, resized bilinearly to
     ``image_size`` (height, width) without keeping the aspect ratio; then rounded to bytes.
+    ``antialias`` averages over every source pixel when shrinking, as Pillow's resize does (the
+    flowers' large photos were always loaded that way). Every loader's photos come through here.
     """
     import tensorflow as tf
 
     def decode(path):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, image_size, method="bilinear")
+        image = tf.image.resize(image, image_size, method="bilinear", antialias=antialias)
         return tf.cast(tf.round(tf.clip_by_value(image, 0, 255)), tf.uint8)
 
     paths = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
@@ -442,19 +439,10 @@ def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray
         ``(images, labels)``: shapes (1360, height, width, 3) uint8 and (1360,) int64, in
         numbering order (80 of each class); split them yourself, stratified.
     """
-    from PIL import Image
-
     archive = fetch("flowers17")["17flowers.tgz"]
     root = cache_dir() / "flowers17"
     if not root.is_dir():
         _extract(archive, root, _check_flowers)
     files = _check_flowers(root)
-    height, width = image_size
-    images = np.empty((len(files), height, width, 3), dtype=np.uint8)
-    for i, file in enumerate(files):
-        with Image.open(file) as image:
-            images[i] = np.asarray(
-                image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
-            )
-    labels = np.arange(len(files)) // FLOWERS17_PER_CLASS
-    return images, labels
+    labels = np.arange(len(files), dtype=np.int64) // FLOWERS17_PER_CLASS
+    return _decode_photos(files, image_size, antialias=True), labels

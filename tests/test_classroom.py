@@ -23,7 +23,7 @@ import pytest
 
 from coursetools import classroom
 from coursetools.__main__ import main
-from labhelpers import course, data, models
+from labhelpers import bases, course, data
 from labhelpers.data import Dataset
 from labhelpers.fetch import DamagedFile, RemoteFile, file_digest, read_sums
 
@@ -37,9 +37,9 @@ LOADERS = {
     "load_cats_and_dogs": "cats-and-dogs",
     "load_flowers17": "flowers17",
 }
-BASES = {"vgg16_base": models.vgg16_base, "pretrained_base": models.pretrained_base}
+BASES = {"vgg16_base": bases.vgg16_base, "pretrained_base": bases.pretrained_base}
 MOBILENET_V2_224 = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-REAL_WEIGHTS_SPEC = models.weights_spec
+REAL_WEIGHTS_SPEC = bases.weights_spec
 
 
 # --- Which files the notebooks load ------------------------------------------------------
@@ -96,7 +96,7 @@ def files_loaded(path: Path) -> set[str]:
                 arch = "vgg16" if name == "vgg16_base" else None
                 arch = arch or argument(call, BASES[name], "arch", constants, where)
                 shape = argument(call, BASES[name], "input_shape", constants, where)
-                names.add(models.weights_spec(arch, shape)[1].name)
+                names.add(bases.weights_spec(arch, shape)[1].name)
     return names
 
 
@@ -149,7 +149,7 @@ def isolate(mp: pytest.MonkeyPatch, tmp: Path, *, network: bool) -> None:
 
 
 def weights_names() -> list[str]:
-    return [models.weights_spec(arch, shape)[1].name for arch, shape in models.LAB_BASES]
+    return [bases.weights_spec(arch, shape)[1].name for arch, shape in bases.LAB_BASES]
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +189,8 @@ def test_a_first_run_copies_the_datasets_and_names_the_missing_weights(real_clas
         source, copy = lookup.resolve(), room / lookup.file.name  # the mirror's or Debian's
         assert file_digest(copy) == file_digest(source) == sums[lookup.file.name]
         assert f"copied: {lookup.file.name} (from {source})" in out
-    for arch, shape in models.LAB_BASES:
-        rf = models.weights_spec(arch, shape)[1]
+    for arch, shape in bases.LAB_BASES:
+        rf = bases.weights_spec(arch, shape)[1]
         assert not (room / rf.name).exists()
         assert f"missing: {rf.name}" in out
         assert f"from {rf.url}" in out and f"to   {room.resolve() / rf.name}" in out
@@ -295,7 +295,7 @@ def test_files_put_in_by_hand_are_checked_before_they_are_listed(offline, monkey
 def test_a_listed_stub_of_a_file_with_a_published_hash_is_never_kept(offline, monkeypatch):
     flowers = data.DATASETS["flowers17"]
     monkeypatch.setattr(data, "DATASETS", {"flowers17": flowers})
-    monkeypatch.setattr(models, "LAB_BASES", ())
+    monkeypatch.setattr(bases, "LAB_BASES", ())
     room = offline / "room"
     room.mkdir()
     stub = room / "17flowers.tgz"
@@ -353,15 +353,15 @@ def serve(monkeypatch, http_server, vgg16: bytes, mobilenet: bytes, vgg16_md5: s
     )
     monkeypatch.setattr(data, "DATASETS", {"tiny": Dataset("tiny", files=(tiny,))})
     for arch, blob in (("vgg16", vgg16), ("mobilenet_v2", mobilenet)):
-        name = models.weights_spec(arch, (112, 112, 3))[1].name
+        name = bases.weights_spec(arch, (112, 112, 3))[1].name
         routes[f"/{arch}/{name}"] = (blob, "ok")
 
     def spec(arch, input_shape):
         build, rf = REAL_WEIGHTS_SPEC(arch, input_shape)
-        url = f"{base}/{rf.url.removeprefix(models.KERAS_WEIGHTS_URL)}"
+        url = f"{base}/{rf.url.removeprefix(bases.KERAS_WEIGHTS_URL)}"
         return build, RemoteFile(rf.name, url, (f"md5:{vgg16_md5}",) if rf.hashes else (), rf.size)
 
-    monkeypatch.setattr(models, "weights_spec", spec)
+    monkeypatch.setattr(bases, "weights_spec", spec)
 
 
 def test_online_the_weights_are_downloaded_checked_and_placed(online, monkeypatch, http_server):

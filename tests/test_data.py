@@ -391,8 +391,8 @@ def test_non_image_member_is_named_by_archive_and_member(zip_mirror, tmp_path):
     with pytest.raises(DatasetError) as err:
         data.load_cats_and_dogs()
     message = str(err.value)
-    assert "member cats_and_dogs_filtered/train/dogs/notes.jpg of the archive" in message
-    assert str(mirror / "cats_and_dogs_filtered.zip") in message
+    archive = mirror / "cats_and_dogs_filtered.zip"
+    assert f"In the archive {archive}, cats_and_dogs_filtered/train/dogs/notes.jpg is" in message
     # Not the temporary extraction folder, which is gone when the user reads the message.
     assert str(tmp_path / "cache") not in message and "Replace the archive" in message
     assert list((tmp_path / "cache").iterdir()) == []
@@ -403,8 +403,9 @@ def test_non_image_file_in_an_extracted_copy_is_named_by_path(zip_mirror, tmp_pa
     data.load_cats_and_dogs(image_size=(16, 16))
     stray = tmp_path / "cache" / "cats_and_dogs_filtered" / "train" / "cats" / "Thumbs.db"
     stray.write_bytes(b"not a picture")
-    with pytest.raises(DatasetError, match=f"{stray} is not a JPEG"):
+    with pytest.raises(DatasetError, match=f"{stray} is not a JPEG") as err:
         data.load_cats_and_dogs(image_size=(16, 16))
+    assert f"Delete {stray.parents[2]} to extract it again" in str(err.value)
 
 
 def test_a_zip_without_a_published_hash_is_trusted_by_its_folders_list(zip_mirror):
@@ -494,6 +495,9 @@ def test_small_valid_flowers_archive_is_extracted_once(tgz_mirror, tmp_path):
     assert data.load_flowers17(image_size=(8, 8))[0].shape == (SMALL_N, 8, 8, 3)
     again = (tmp_path / "cache" / "flowers17").stat().st_ino
     assert first == again  # not extracted a second time
+    (tmp_path / "cache" / "flowers17" / "jpg" / "image_0003.jpg").unlink()
+    with pytest.raises(DatasetError, match=r"jpg holds 33 flower images.* Delete .*flowers17 to"):
+        data.load_flowers17(image_size=(8, 8))
 
 
 def test_flowers_archive_with_an_image_missing_is_an_error(tgz_mirror, tmp_path):
@@ -514,14 +518,14 @@ def test_flowers_member_that_is_not_an_image_is_named(tgz_mirror, tmp_path):
     with pytest.raises(DatasetError) as err:
         data.load_flowers17()
     message = str(err.value)
-    assert f"member jpg/image_0012.jpg of the archive {mirror / '17flowers.tgz'}" in message
+    assert f"In the archive {mirror / '17flowers.tgz'}, jpg/image_0012.jpg is not a" in message
     assert str(tmp_path / "cache") not in message
     assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_flowers_stray_file_is_named(tgz_mirror):
     tgz_mirror(extra={"jpg/.DS_Store": b"\0\0\0\1Bud1"})
-    with pytest.raises(DatasetError, match=r"member jpg/.DS_Store of the archive"):
+    with pytest.raises(DatasetError, match=r"17flowers.tgz, jpg/\.DS_Store is not a JPEG"):
         data.load_flowers17()
 
 

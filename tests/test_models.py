@@ -1,4 +1,4 @@
-"""Tests of labhelpers.models: the model builders and the resolution of pre-trained weights.
+"""Tests of labhelpers.models, .bases and .batches: builders, pre-trained weights, batching.
 
 No test downloads anything: a real Keras weights file, with random values, is made offline in
 the layout of Keras's own ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`` (HDF5, one
@@ -17,13 +17,13 @@ import keras
 import numpy as np
 import pytest
 
-from labhelpers import models
+from labhelpers import bases, batches, models
 from labhelpers.fetch import DamagedFile, MissingFile, RemoteFile
 from labhelpers.models import cats_dogs_cnn
 
 NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 SMALL = (32, 32, 3)  # the weights do not depend on the image size; small keeps tests fast
-REAL_WEIGHTS_SPEC = models.weights_spec
+REAL_WEIGHTS_SPEC = bases.weights_spec
 
 
 def write_vgg16_notop(path: Path, seed: int) -> dict[str, np.ndarray]:
@@ -71,10 +71,10 @@ def serve_vgg16_from(monkeypatch, base_url: str, hashes: tuple[str, ...] | None 
 
     def spec(arch, input_shape):
         build, rf = REAL_WEIGHTS_SPEC(arch, input_shape)
-        url = base_url + rf.url.removeprefix(models.KERAS_WEIGHTS_URL)
+        url = base_url + rf.url.removeprefix(bases.KERAS_WEIGHTS_URL)
         return build, RemoteFile(rf.name, url, rf.hashes if hashes is None else hashes, rf.size)
 
-    monkeypatch.setattr(models, "weights_spec", spec)
+    monkeypatch.setattr(bases, "weights_spec", spec)
 
 
 @pytest.fixture
@@ -102,8 +102,8 @@ def test_weights_in_the_mirror_are_the_ones_loaded(offline, monkeypatch):
     md5 = hashlib.md5((mirror / NOTOP).read_bytes()).hexdigest()
     serve_vgg16_from(monkeypatch, "http://127.0.0.1:9/", hashes=(f"md5:{md5}",))
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
-    assert models.weights_file("vgg16") == mirror / NOTOP
-    base, pretrained = models.vgg16_base(SMALL)
+    assert bases.weights_file("vgg16") == mirror / NOTOP
+    base, pretrained = bases.vgg16_base(SMALL)
     assert pretrained is True and base.name == "vgg16"
     assert_loaded(base, kernels)
     assert base.output_shape == (None, 1, 1, 512)
@@ -117,7 +117,7 @@ def test_mirror_weights_with_the_wrong_hash_are_refused(offline, monkeypatch):
     monkeypatch.setenv("LABHELPERS_DATA_DIR", str(mirror))
     # Even a run that allows random weights does not fall back here.
     with pytest.raises(DamagedFile, match="damaged or not the expected file") as err:
-        models.vgg16_base(SMALL, allow_random_weights=True)
+        bases.vgg16_base(SMALL, allow_random_weights=True)
     assert str(mirror / NOTOP) in str(err.value) and "MD5" in str(err.value)
 
 
@@ -129,7 +129,7 @@ def test_mirror_weights_not_listed_must_match_the_keras_hash(offline, monkeypatc
     with pytest.raises(
         DamagedFile, match="its MD5 is [0-9a-f]+; expected MD5 6d6bbae143d832006294945121d1f1fc"
     ):
-        models.vgg16_base(SMALL)
+        bases.vgg16_base(SMALL)
 
 
 def test_weights_in_the_keras_cache_are_checked_by_their_md5(offline, monkeypatch):
@@ -138,8 +138,8 @@ def test_weights_in_the_keras_cache_are_checked_by_their_md5(offline, monkeypatc
     kernels = write_vgg16_notop(cache / NOTOP, seed=2)
     # Stand in for Keras's published MD5 with the one of our file.
     serve_vgg16_from(monkeypatch, "http://127.0.0.1:9/", hashes=(f"md5:{md5(cache / NOTOP)}",))
-    base, pretrained = models.vgg16_base(SMALL)
-    assert pretrained and models.weights_file() == cache / NOTOP
+    base, pretrained = bases.vgg16_base(SMALL)
+    assert pretrained and bases.weights_file() == cache / NOTOP
     assert_loaded(base, kernels)
 
 
@@ -151,10 +151,10 @@ def test_weights_are_downloaded_into_the_keras_cache_and_verified(
     kernels = write_vgg16_notop(served, seed=3)
     routes[f"/vgg16/{NOTOP}"] = (served.read_bytes(), "ok")
     serve_vgg16_from(monkeypatch, base_url + "/", hashes=(f"md5:{md5(served)}",))
-    base, pretrained = models.vgg16_base(SMALL)
+    base, pretrained = bases.vgg16_base(SMALL)
     assert pretrained and (offline / "keras" / "models" / NOTOP).is_file()
     assert_loaded(base, kernels)
-    models.vgg16_base(SMALL)
+    bases.vgg16_base(SMALL)
     assert hits == [f"/vgg16/{NOTOP}"]  # the second call used the cache
 
 
@@ -165,14 +165,14 @@ def test_downloaded_weights_with_the_wrong_hash_are_refused(offline, monkeypatch
     routes[f"/vgg16/{NOTOP}"] = (served.read_bytes(), "ok")
     serve_vgg16_from(monkeypatch, base_url + "/")  # the real MD5, which our file fails
     with pytest.raises(DamagedFile, match="not the expected one: its MD5"):
-        models.vgg16_base(SMALL)
+        bases.vgg16_base(SMALL)
     assert list((offline / "keras" / "models").iterdir()) == []
 
 
 def test_missing_weights_are_a_fast_clear_error(offline):
     start = time.perf_counter()
     with pytest.raises(MissingFile) as err:
-        models.vgg16_base(SMALL)
+        bases.vgg16_base(SMALL)
     assert time.perf_counter() - start < 10
     message = str(err.value)
     assert NOTOP in message and "LABHELPERS_DATA_DIR" in message
@@ -180,7 +180,7 @@ def test_missing_weights_are_a_fast_clear_error(offline):
 
 
 def test_missing_weights_fall_back_loudly_to_random_when_allowed(offline, capsys):
-    base, pretrained = models.vgg16_base(SMALL, allow_random_weights=True)
+    base, pretrained = bases.vgg16_base(SMALL, allow_random_weights=True)
     assert pretrained is False and base.name == "vgg16_RANDOM_WEIGHTS"
     out = capsys.readouterr().out
     assert "NO IMAGENET WEIGHTS" in out and "imagenet_weights = 0" in out
@@ -188,9 +188,7 @@ def test_missing_weights_fall_back_loudly_to_random_when_allowed(offline, capsys
 
 
 def test_mobilenet_v2_falls_back_when_allowed_too(offline, monkeypatch):
-    base, pretrained = models.pretrained_base(
-        "mobilenet_v2", (96, 96, 3), allow_random_weights=True
-    )
+    base, pretrained = bases.pretrained_base("mobilenet_v2", (96, 96, 3), allow_random_weights=True)
     assert not pretrained and base.output_shape == (None, 3, 3, 1280)
 
 
@@ -221,7 +219,7 @@ def test_weights_registry_matches_what_the_installed_keras_downloads(
     with pytest.raises(_AskedFor) as asked:
         build(include_top=False, weights="imagenet", input_shape=(size, size, 3))
     fname, origin, file_hash = asked.value.args
-    _, rf = models.weights_spec(arch, (size, size, 3))
+    _, rf = bases.weights_spec(arch, (size, size, 3))
     assert (rf.name, rf.url) == (fname, origin)
     if file_hash is None:
         # Keras publishes no hash for this file (MobileNetV2): the download is checked by size.
@@ -233,7 +231,7 @@ def test_weights_registry_matches_what_the_installed_keras_downloads(
 
 def test_unknown_base_is_named():
     with pytest.raises(ValueError, match="known: 'vgg16', 'mobilenet_v2'"):
-        models.pretrained_base("resnet")
+        bases.pretrained_base("resnet")
 
 
 def test_cats_dogs_cnn_defaults_are_lab_2s_network():
@@ -300,21 +298,21 @@ def test_predict_in_batches_matches_one_big_predict_and_keeps_the_dtype():
     inputs = np.random.default_rng(0).integers(0, 255, (10, 4)).astype("uint8")
     expected = model.predict(inputs.astype("float32") / 255, verbose=0)
 
-    outputs = models.predict_in_batches(model, inputs, preprocess=lambda x: x / 255, batch_size=3)
+    outputs = batches.predict_in_batches(model, inputs, preprocess=lambda x: x / 255, batch_size=3)
     assert outputs.dtype == np.float32 and outputs.shape == (10, 3)
     np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-6)
-    small = models.predict_in_batches(model, inputs, batch_size=4, dtype="float16")
+    small = batches.predict_in_batches(model, inputs, batch_size=4, dtype="float16")
     assert small.dtype == np.float16 and small.shape == (10, 3)
     with pytest.raises(ValueError, match="no inputs"):
-        models.predict_in_batches(model, inputs[:0])
+        batches.predict_in_batches(model, inputs[:0])
     with pytest.raises(ValueError, match="let go to save memory. Run the cell that loads them"):
-        models.predict_in_batches(model, None)  # photos a lab has released
+        batches.predict_in_batches(model, None)  # photos a lab has released
 
 
 def test_array_batches_serve_float32_in_a_seeded_new_order_every_epoch():
     x = np.arange(10, dtype="float16").reshape(10, 1)
     y = np.arange(10)
-    ordered = models.ArrayBatches(x, y, batch_size=4)
+    ordered = batches.ArrayBatches(x, y, batch_size=4)
     assert len(ordered) == 3
     first_x, first_y = ordered[0]
     assert first_x.dtype == np.float32 and first_y.tolist() == [0, 1, 2, 3]
@@ -323,15 +321,15 @@ def test_array_batches_serve_float32_in_a_seeded_new_order_every_epoch():
     def epoch(batches):
         return np.concatenate([batches[i][1] for i in range(len(batches))])
 
-    shuffled = models.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
+    shuffled = batches.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
     one = epoch(shuffled)
     shuffled.on_epoch_end()
     two = epoch(shuffled)
     assert sorted(one) == sorted(two) == list(range(10)) and one.tolist() != two.tolist()
-    again = models.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
+    again = batches.ArrayBatches(x, y, batch_size=4, shuffle_seed=1)
     np.testing.assert_array_equal(epoch(again), one)  # the same seed, the same story
     with pytest.raises(ValueError, match="one label per input"):
-        models.ArrayBatches(x, y[:5])
+        batches.ArrayBatches(x, y[:5])
 
 
 def test_array_batches_train_a_model_and_let_go_of_their_arrays():
@@ -340,8 +338,8 @@ def test_array_batches_train_a_model_and_let_go_of_their_arrays():
     y = (x[:, 0] > 0).astype("int64")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    batches = models.ArrayBatches(x, y, batch_size=16, shuffle_seed=0)
-    model.fit(batches, epochs=1, verbose=0)
-    assert model.predict(models.ArrayBatches(x, y), verbose=0).shape == (64, 1)
-    batches.release()
-    assert batches.x is None and batches.y is None
+    feed = batches.ArrayBatches(x, y, batch_size=16, shuffle_seed=0)
+    model.fit(feed, epochs=1, verbose=0)
+    assert model.predict(batches.ArrayBatches(x, y), verbose=0).shape == (64, 1)
+    feed.release()
+    assert feed.x is None and feed.y is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from labhelpers.models import predict_in_batches
+from labhelpers.batches import predict_in_batches
 from labhelpers.progress import EpochProgress, Ticker
 
 
