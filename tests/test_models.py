@@ -305,7 +305,9 @@ def test_predict_in_batches_matches_one_big_predict_and_keeps_the_dtype():
     assert small.dtype == np.float16 and small.shape == (10, 3)
     with pytest.raises(ValueError, match="no inputs"):
         batches.predict_in_batches(model, inputs[:0])
-    with pytest.raises(ValueError, match="set to None to save memory\? Run the cell that makes them"):
+    with pytest.raises(
+        ValueError, match=r"set to None to save memory\? Run the cell that makes them"
+    ):
         batches.predict_in_batches(model, None)  # photos a lab has released
 
 
