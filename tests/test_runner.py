@@ -263,3 +263,28 @@ def test_machine_line_names_the_cpu_and_every_switch_that_changes_its_kernels(
     family = re.search(r"^cpu family\s*:\s*(\d+)", cpuinfo, re.M)
     assert family is None or f"(family {family.group(1)}, model " in line
     assert named in line
+
+
+def test_an_unchanged_notebook_is_not_run_again_unless_asked(tmp_path, capsys):
+    nb = write_notebook(tmp_path / "01.ipynb", "import labhelpers", "labhelpers.report('x', 1)")
+    out = tmp_path / "out"
+    assert main(["run", "--fast", "--output", str(out), str(nb)]) == 0
+    first = json.loads((out / "report.json").read_text())["results"][0]
+    capsys.readouterr()
+
+    assert main(["run", "--fast", "--output", str(out), str(nb)]) == 0
+    printed = capsys.readouterr().out
+    assert "unchanged since the passing run of" in printed and "not run again" in printed
+    again = json.loads((out / "report.json").read_text())["results"][0]
+    assert again["reused"] and again["figures"] == first["figures"] == {"x": 1.0}
+    assert "(unchanged: the run of" in (out / "report.md").read_text()
+
+    # Another mode, a changed notebook, or --again: it runs.
+    assert main(["run", "--output", str(out), str(nb)]) == 0
+    assert "not run again" not in capsys.readouterr().out
+    write_notebook(nb, "import labhelpers", "labhelpers.report('x', 2)")
+    assert main(["run", "--fast", "--output", str(out), str(nb)]) == 0
+    assert json.loads((out / "report.json").read_text())["results"][0]["figures"] == {"x": 2.0}
+    capsys.readouterr()
+    assert main(["run", "--fast", "--again", "--output", str(out), str(nb)]) == 0
+    assert "not run again" not in capsys.readouterr().out
