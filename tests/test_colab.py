@@ -135,9 +135,10 @@ def released_labhelpers(tmp_path_factory) -> str:
     copy = tmp_path_factory.mktemp("repository")
     for name in ["pyproject.toml", "README.md"]:
         shutil.copy(ROOT / name, copy / name)
-    shutil.copytree(
-        ROOT / "labhelpers", copy / "labhelpers", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in ["labhelpers", "coursetools"]:  # one distribution, two packages
+        shutil.copytree(
+            ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     return f"labhelpers @ {copy.as_uri()}"
 
 
