@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin, FileNameCollectorPlugin
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -80,19 +80,17 @@ def prepare_course(course_dir: Path, sources: Iterable[Path]) -> list[Path]:
     return copies
 
 
-class HideHiddenTests(Preprocessor):
+class HideHiddenTests(ClearHiddenTests):
     """Feedback preprocessor: take hidden tests out of check cells; keep each error's message.
 
     nbgrader's feedback shows the autograded notebook, hidden tests and tracebacks included; the
     student needs the check's verdict (the AssertionError's message), not the grading code.
     """
 
-    enabled = True  # nbconvert skips a preprocessor that is not enabled, silently
-
     def preprocess_cell(self, cell: Any, resources: dict, index: int) -> tuple[Any, dict]:
         """Remove the hidden-test lines of a graded cell and shorten its tracebacks."""
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-            ClearHiddenTests(enforce_metadata=False)._remove_hidden_test_region(cell)
+            cell, resources = super().preprocess_cell(cell, resources, index)
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
