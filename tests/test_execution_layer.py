@@ -12,21 +12,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from notebook_fixtures import write_notebook
 
 pytest.importorskip("nbval", reason="pip install -r requirements-dev.txt for nbval")
 
 ROOT = Path(__file__).parents[1]
-
-
-def notebook(path: Path, *sources: str) -> None:
-    nb = new_notebook(cells=[new_code_cell(source) for source in sources])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
 
 
 def nbval(folder: Path) -> subprocess.CompletedProcess:
@@ -45,9 +35,9 @@ def test_every_cell_runs_twice_and_passing_notebooks_are_saved_once(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
     student = tmp_path / "notebooks" / "student"
     student.mkdir(parents=True)
-    notebook(student / "01_safe.ipynb", "x = [1, 2]", "print(len(x))")
+    write_notebook(student / "01_safe.ipynb", "x = [1, 2]", "print(len(x))")
     # A cell that changes what an earlier cell made, the way x = x[..., None] does.
-    notebook(
+    write_notebook(
         student / "02_fragile.ipynb",
         "shape = globals().get('shape', (28, 28))",
         "shape += (1,)",

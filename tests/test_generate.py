@@ -11,6 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.utils import compute_checksum
+from notebook_fixtures import graded
 
 from coursetools.__main__ import main
 from coursetools.generate import (
@@ -138,20 +139,6 @@ def notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_markdown_cell("# Lab 9: a test"), *cells])
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3"}}
     return nb
-
-
-def graded(cell, grade_id, **fields):
-    """``cell`` with nbgrader metadata: fields solution, grade, locked, points."""
-    cell.metadata["nbgrader"] = {
-        "grade": False,
-        "grade_id": grade_id,
-        "locked": False,
-        "schema_version": 3,
-        "solution": False,
-        "task": False,
-        **fields,
-    }
-    return cell
 
 
 def answer_cell(source):

@@ -27,6 +27,8 @@ pytest.importorskip(
     "nbgrader", reason="grading needs nbgrader: pip install -r requirements-dev.txt"
 )
 
+from notebook_fixtures import graded  # noqa: E402
+
 from coursetools import labs  # noqa: E402 - after the skip
 from coursetools.grading import prepare_course  # noqa: E402
 
@@ -45,19 +47,6 @@ STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank"]
 TIMEOUT = {"lab0": 90, "lab9": 5}
 
 
-def _graded(cell, grade_id: str, **fields) -> nbformat.NotebookNode:
-    cell.metadata["nbgrader"] = {
-        "grade": False,
-        "grade_id": grade_id,
-        "locked": False,
-        "schema_version": 3,
-        "solution": False,
-        "task": False,
-        **fields,
-    }
-    return cell
-
-
 def _check(number: int, call: str) -> nbformat.NotebookNode:
     """A check cell as the labs write it: a verdict for the student, the graded form hidden."""
     source = (
@@ -65,7 +54,7 @@ def _check(number: int, call: str) -> nbformat.NotebookNode:
         f"assert {call}, 'Exercise {number}: not quite; reread the section above.'\n"
         "### END HIDDEN TESTS"
     )
-    return _graded(new_code_cell(source), f"exercise_{number}", grade=True, locked=True, points=1)
+    return graded(new_code_cell(source), f"exercise_{number}", grade=True, locked=True, points=1)
 
 
 def fixture_lab() -> nbformat.NotebookNode:
@@ -76,8 +65,8 @@ def fixture_lab() -> nbformat.NotebookNode:
     )
     cells = [
         new_markdown_cell("# Lab 9: a fixture"),
-        _graded(new_code_cell(setup), "setup", locked=True),
-        _graded(
+        graded(new_code_cell(setup), "setup", locked=True),
+        graded(
             new_code_cell(
                 "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
             ),
@@ -85,13 +74,13 @@ def fixture_lab() -> nbformat.NotebookNode:
             solution=True,
         ),
         _check(1, "double(2) == 4"),
-        _graded(
+        graded(
             new_code_cell("words = []\n### BEGIN SOLUTION\nwords = ['a', 'b']\n### END SOLUTION"),
             "exercise_2_answer",
             solution=True,
         ),
         _check(2, "len(words) == 2"),
-        _graded(
+        graded(
             new_markdown_cell("Doubling twice is multiplying by four."),
             "exercise_3_answer",
             solution=True,

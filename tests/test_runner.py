@@ -12,23 +12,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from notebook_fixtures import write_notebook
 
 from coursetools.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def write_notebook(path, *sources):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
 
 
 def test_runner_reports_figures_memory_and_failures(tmp_path, capsys):
