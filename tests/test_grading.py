@@ -4,9 +4,10 @@ The submissions a real term brings: every answer right, nothing answered, a wron
 cells edited and deleted, a file that is not a notebook, a notebook that never finishes, and
 students who hand in one lab but not the other. Most of them are graded on a small fixture lab
 (``lab9``: two exercises, checks as the course writes them, no TensorFlow), so that each costs
-seconds; the real Lab 0 is graded right and wrong, end to end. The exported CSV must give each
-submission exactly the score it deserves, and no bad submission may stop the grading of the
-others. Every lab's release is compared with its committed student version.
+seconds; the real Lab 0 is graded once, end to end, one answer wrong and the others right.
+The exported CSV must give each submission exactly the score it deserves, and no bad
+submission may stop the grading of the others. Every lab's release is compared with its
+committed student version.
 """
 
 from __future__ import annotations
@@ -188,11 +189,12 @@ def term(tmp_path_factory):
                 expected[student, lab, g] = (score, state)
 
         everything = {g: points[g] for g in checks}
-        expect("alice", everything, wrote=True)
+        # carol's real Lab 0 is the one real execution: every check but exercise 1's passes.
         expect("carol", {**everything, "exercise_1": 0}, wrote=True)
         expect("erin", {}, status="not graded")
-        submissions = {"alice": full, "carol": wrong}
-        if lab == "lab9":  # blank, tampered, never-ending: on the fixture, seconds each
+        submissions = {"carol": wrong}
+        if lab == "lab9":  # right, blank, tampered, never-ending: on the fixture, seconds each
+            expect("alice", everything, wrote=True)
             # Tampered: exercise 1 unanswered, but its check cell prints a pass and claims 100
             # points; exercise 2 answered, and its check cell deleted.
             tampered = nbformat.from_dict(release)
@@ -204,7 +206,7 @@ def term(tmp_path_factory):
             endless = answered(release, source)
             answer = cell_of(endless, "exercise_1_answer")
             answer.source = NEVER_ENDS + "\n" + answer.source  # stops before the answer
-            submissions.update(bob=release, dave=tampered, frank=endless)
+            submissions.update(alice=full, bob=release, dave=tampered, frank=endless)
             expect("bob", {})
             expect("dave", {"exercise_2": points["exercise_2"]})
             expect("frank", {**everything, "exercise_1": 0}, wrote=True)
@@ -249,9 +251,9 @@ def test_every_submission_gets_the_score_it_deserves(term):
     assert not missing, f"no row for {missing}"
     wrong = {key: (got[key], want) for key, want in expected.items() if got[key] != want}
     assert not wrong, f"(got, expected): {wrong}"
-    # bob, dave and frank handed in lab9 only; in lab0 nbgrader lists them (they are in the
-    # database) with nothing.
-    for student in ("bob", "dave", "frank"):
+    # alice, bob, dave and frank handed in lab9 only; in lab0 nbgrader lists them (they are in
+    # the database) with nothing.
+    for student in ("alice", "bob", "dave", "frank"):
         assert {got[key] for key in got if key[:2] == (student, "lab0")} == {(0, "no submission")}
 
 
@@ -273,8 +275,8 @@ def test_feedback_shows_the_checks_message_but_not_the_hidden_tests(term):
         html = page.read_text(encoding="utf-8")
         assert "AssertionError" in html and "Exercise 1" in html and "not quite" in html
         assert "HIDDEN TESTS" not in html and hidden not in html
-        full_marks = course / "feedback" / "alice" / lab / page.name
-        assert "AssertionError" not in full_marks.read_text(encoding="utf-8")
+    full_marks = course / "feedback" / "alice" / "lab9" / "09_fixture.html"
+    assert "AssertionError" not in full_marks.read_text(encoding="utf-8")
     assert not (course / "feedback" / "erin").exists()  # nothing to give back: not graded
 
 
