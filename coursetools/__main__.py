@@ -17,8 +17,9 @@ Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from coursetools.runner import run_notebooks, save_html
     from labhelpers.course import Course
+
+    from coursetools.runner import run_notebooks, save_html
 
     notebooks = args.notebooks or labs.sources()
     if not notebooks:
@@ -105,8 +106,9 @@ def _add_grading(commands) -> None:
 
 
 def _classroom(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from coursetools.classroom import prepare, summary
     from labhelpers.fetch import FetchError
+
+    from coursetools.classroom import prepare, summary
 
     try:
         outcomes = prepare(args.folder)

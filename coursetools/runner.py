@@ -4,7 +4,7 @@ One lab goes through four small steps: :func:`execute` runs its cells in a fresh
 measures each one (time, memory), :func:`judge` holds the figures the lab reported (with
 :func:`labhelpers.report`) against their expectations, and :func:`run_notebooks` saves the
 executed copy and writes the report of all labs (:func:`report_markdown`). Each lab's kernel
-gets the run's settings in its own environment (:func:`labhelpers.course.kernel_environment`);
+gets the run's settings in its own environment (:func:`kernel_environment`);
 the runner's own environment is never changed. A lab that fails, or cannot even be read, is
 recorded with the reason and the run goes on.
 """
@@ -23,17 +23,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nbformat import NotebookNode
+from labhelpers.course import FAST_VAR, RANDOM_WEIGHTS_VAR, REPORT_FILE_VAR, Course
 
-from labhelpers.course import Course, expectation, kernel_environment, read_reports
+from nbformat import NotebookNode
 
 __all__ = [
     "CellTime",
     "NotebookResult",
     "execute",
+    "expectation",
     "is_fresh",
     "judge",
+    "kernel_environment",
     "machine_description",
+    "read_reports",
     "report_markdown",
     "run_notebooks",
     "run_one",
@@ -122,14 +125,11 @@ def machine_description() -> str:
     parts = [model, f"{cores} cores"]
     if flags:
         parts.append("AVX-512" if "avx512f" in flags else "no AVX-512")
-    # TensorFlow's own switch: without it, oneDNN is on only where the CPU has AVX-512 VNNI,
-    # AVX-VNNI or AMX, but every lab's setup cell sets it to 1 unless it is set already.
+    # TensorFlow's own switch; importing labhelpers sets it to 1 unless it was set already.
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    if onednn is None:
-        parts.append("oneDNN on (set by the labs' setup cells)")
-    elif onednn in ("0", "1"):
-        parts.append(f"oneDNN {'on' if onednn == '1' else 'off'} (TF_ENABLE_ONEDNN_OPTS)")
-    else:
+    if onednn in ("0", "1"):
+        parts.append(f"oneDNN {'on' if onednn == '1' else 'off'}")
+    elif onednn:
         parts.append(f"TF_ENABLE_ONEDNN_OPTS={onednn}")
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA")  # oneDNN's own switch, read to name the limit
     if isa:
@@ -249,6 +249,38 @@ def _earlier_results(out_dir: Path) -> dict[str, NotebookResult]:
         item["reused"] = item.get("reused") or earlier.get("date", "an earlier run")
         results[item["notebook"]] = NotebookResult(**item)
     return results
+
+
+def kernel_environment(
+    base: dict[str, str], *, fast: bool, random_weights: bool, report_file: Path
+) -> dict[str, str]:
+    """The environment for a lab's kernel: ``base`` with this run's settings written over it.
+
+    Every setting is written, "0" included, so that a value left in the caller's shell (say
+    ``LABHELPERS_FAST=1``) never changes the mode the runner was asked for.
+    """
+    return {
+        **base,
+        FAST_VAR: "1" if fast else "0",
+        RANDOM_WEIGHTS_VAR: "1" if random_weights else "0",
+        REPORT_FILE_VAR: str(report_file),
+    }
+
+
+def read_reports(path: Path) -> list[dict]:
+    """The figures a kernel reported (:func:`labhelpers.report`) into ``path``, in order."""
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def expectation(at_least: float | None, at_most: float | None) -> str:
+    """An expectation in words, e.g. ">= 0.87" or "0.1 to 0.3" ("" for none)."""
+    if at_least is not None and at_most is not None:
+        return f"{at_least:g} to {at_most:g}"
+    if at_least is not None:
+        return f">= {at_least:g}"
+    return f"<= {at_most:g}" if at_most is not None else ""
 
 
 def judge(result: NotebookResult, reports: list[dict], fast: bool) -> None:

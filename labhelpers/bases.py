@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import keras
-
 from labhelpers.course import keras_cache_dir, mirror_dir
 from labhelpers.fetch import Lookup, MissingFile, RemoteFile
+
+import keras
 
 __all__ = [
     "LAB_BASES",

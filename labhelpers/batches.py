@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from labhelpers.progress import Ticker
+
 import keras
 import numpy as np
-
-from labhelpers.progress import Ticker
 
 __all__ = ["ArrayBatches", "predict_in_batches"]
 

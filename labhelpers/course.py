@@ -6,8 +6,15 @@ run is fast (little data, few epochs, as in CI) and how to shrink the data and t
 one way for every lab. Back to the runner go the headline figures, through :func:`report`.
 
 This module is the only one that reads labhelpers' environment variables. The course runner
-sets them in each kernel's own environment (:func:`kernel_environment`); a student's kernel,
-which has none of them, runs in full mode.
+sets them in each kernel's own environment (``coursetools.runner.kernel_environment``); a
+student's kernel, which has none of them, runs in full mode.
+
+Importing it (``import labhelpers`` does) also gives TensorFlow two defaults that it reads
+only when it loads, so a lab's setup cell imports ``labhelpers`` before Keras: its start-up
+messages hidden (``TF_CPP_MIN_LOG_LEVEL=2``), and its oneDNN kernels on
+(``TF_ENABLE_ONEDNN_OPTS=1``), which TensorFlow turns on by itself only on CPUs with AVX-512
+VNNI, AVX-VNNI or AMX, although elsewhere (Binder, many laptops) they run the labs faster and
+in less memory. A value already set in the environment wins.
 """
 
 from __future__ import annotations
@@ -26,14 +33,12 @@ __all__ = [
     "FAST_VAR",
     "RANDOM_WEIGHTS_VAR",
     "REPORT_FILE_VAR",
+    "TENSORFLOW_DEFAULTS",
     "Course",
     "cache_dir",
-    "expectation",
     "from_environment",
-    "kernel_environment",
     "keras_cache_dir",
     "mirror_dir",
-    "read_reports",
     "report",
     "setup",
     "stratified_sample",
@@ -46,6 +51,11 @@ DATA_DIR_VAR = "LABHELPERS_DATA_DIR"  # a local mirror of the datasets and weigh
 CACHE_DIR_VAR = "LABHELPERS_CACHE_DIR"  # where downloads and extracted archives go
 
 T = TypeVar("T")
+
+# Read by TensorFlow when it loads (see the module's docstring); a value set by the user wins.
+TENSORFLOW_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
+for _name, _value in TENSORFLOW_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 
 def stratified_sample(labels: Any, size: int, seed: int) -> np.ndarray:
@@ -109,82 +119,49 @@ def from_environment(seed: int = 42) -> Course:
 
 
 def setup(seed: int = 42) -> Course:
-    """Seed Python, NumPy and Keras, apply the display settings, print the versions and mode.
+    """Seed Python, NumPy and Keras, apply the display settings, print the versions.
 
     Returns:
         The :class:`Course` of this run; pass its values to the code that needs them.
     """
-    import keras
-    import tensorflow as tf
-
     from labhelpers.memory import limit_arenas
     from labhelpers.plots import setup_display
+
+    import keras
+    import tensorflow as tf
 
     limit_arenas()  # fewer malloc arenas: a few hundred MiB less by the end of a long lab
     course = from_environment(seed)
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow: reruns tell one story
     setup_display()
-    print(
-        f"Keras {keras.__version__}, TensorFlow {tf.__version__}, {course.mode} mode"
-        + (" (small data, few epochs: the numbers mean little)" if course.fast else "")
-    )
+    quick = ": a quick run on little data, for tests; its numbers mean little"
+    versions = f"Keras {keras.__version__}, TensorFlow {tf.__version__}"
+    print(versions + (quick if course.fast else ""))
     return course
-
-
-def expectation(at_least: float | None, at_most: float | None) -> str:
-    """An expectation in words, e.g. ">= 0.87" or "0.1 to 0.3" ("" for none)."""
-    if at_least is not None and at_most is not None:
-        return f"{at_least:g} to {at_most:g}"
-    if at_least is not None:
-        return f">= {at_least:g}"
-    return f"<= {at_most:g}" if at_most is not None else ""
 
 
 def report(
     name: str, value: float, *, at_least: float | None = None, at_most: float | None = None
 ) -> float:
-    """Record a headline figure for the course runner, print it, and return it.
+    """Show a headline figure, record it for the course runner, and return it.
 
     Args:
-        name: the figure's name in the runner's table, e.g. ``"test_accuracy"``.
+        name: the figure's name in the runner's table, e.g. ``"test_accuracy"``; the notebook
+            shows it in words ("test accuracy: 0.8712").
         value: the figure.
         at_least: what a full run on a typical laptop CPU reaches at least, if anything.
-        at_most: what a full run stays below, if anything (a gap, a loss, seconds). The runner
-            shows the figure beside its expectation and, in full mode only, fails the lab when
-            the figure is outside it. Fast mode trains too little to be held to it.
+        at_most: what a full run stays below, if anything (a gap, a loss, seconds). Only the
+            course runner's table shows these expectations; a full run fails a lab whose figure
+            is outside them. A student's notebook shows the figure alone.
     """
     value = float(value)
-    expected = expectation(at_least, at_most)
-    print(f"{name}: {value:.4f}" + (f" (full mode expects {expected})" if expected else ""))
+    print(f"{name.replace('_', ' ')}: {value:.4g}")
     path = os.environ.get(REPORT_FILE_VAR)
     if path:
         item = {"name": name, "value": value, "at_least": at_least, "at_most": at_most}
         with open(path, "a") as f:
             f.write(json.dumps(item) + "\n")
     return value
-
-
-def read_reports(path: Path) -> list[dict[str, Any]]:
-    """The figures a kernel reported into ``path``, in order (none if it reported none)."""
-    if not Path(path).exists():
-        return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-
-
-def kernel_environment(
-    base: dict[str, str], *, fast: bool, random_weights: bool, report_file: Path
-) -> dict[str, str]:
-    """The environment for a lab's kernel: ``base`` with this run's settings written over it.
-
-    Every setting is written, "0" included, so that a value left in the caller's shell (say
-    ``LABHELPERS_FAST=1``) never changes the mode the runner was asked for.
-    """
-    return {
-        **base,
-        FAST_VAR: "1" if fast else "0",
-        RANDOM_WEIGHTS_VAR: "1" if random_weights else "0",
-        REPORT_FILE_VAR: str(report_file),
-    }
 
 
 def mirror_dir() -> Path | None:

@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from labhelpers.course import cache_dir, mirror_dir
 from labhelpers.fetch import DamagedFile, Lookup, RemoteFile
+
+import numpy as np
 
 __all__ = [
     "CATS_AND_DOGS_CLASSES",

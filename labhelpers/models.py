@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labhelpers.memory import return_freed_memory
+
 import keras
 from keras import layers
-
-from labhelpers.memory import return_freed_memory
 
 __all__ = ["cats_dogs_cnn", "clear_session"]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from labhelpers.metrics import check_labels, check_scores
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -13,8 +15,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn import metrics as skm
-
-from labhelpers.metrics import check_labels, check_scores
 
 __all__ = [
     "plot_confusion_matrix",

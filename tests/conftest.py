@@ -14,6 +14,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _record_verdicts(request, monkeypatch):
+    """In the check tests, keep every verdict's message for the no-giveaway test."""
+    if not request.module.__name__.startswith("test_checks"):
+        return
+    from labhelpers.checks import Verdict
+
+    from giveaways import MESSAGES
+
+    original = Verdict.message
+
+    def message(self) -> str:
+        text = original(self)
+        MESSAGES.setdefault(request.module.__name__, []).append((self.title, text))
+        return text
+
+    monkeypatch.setattr(Verdict, "message", message)
+
+
 # Debian's Chromium: Playwright's own browser download cannot be had here.
 CHROMIUM = (
     os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 
+from labhelpers.checks import lab0
+
 import numpy as np
 import pytest
-
-from labhelpers.checks import lab0
+from giveaways import assert_none_given_away
 
 
 def verdict(capsys, result) -> str:
@@ -242,3 +243,25 @@ def test_exercise_5_explains_typical_mistakes(answer, fragment, capsys):
 
 def test_exercise_5_blank(capsys):
     blank(capsys, lab0.exercise_5(lambda x, w, b, g: None))
+
+
+def test_exercise_3_is_judged_with_the_true_gradient_not_exercise_2s(capsys):
+    """A wrong exercise 2 (a gradient half as large) costs exercise 2 only."""
+    namespace = {"gradient": gradient}
+    exec(  # the notebook's cells: exercise 2's function, and exercise 3's that calls it
+        "def mse_gradient(w, b, x, y):\n"
+        "    dw, db = gradient(w, b, x, y)\n"
+        "    return dw / 2, db / 2\n"
+        "def gd_step(w, b, x, y, learning_rate):\n"
+        "    dw, db = mse_gradient(w, b, x, y)\n"
+        "    return w - learning_rate * dw, b - learning_rate * db\n",
+        namespace,
+    )
+    wrong = namespace["mse_gradient"]
+    passes(capsys, lab0.exercise_3(namespace["gd_step"]))
+    assert namespace["mse_gradient"] is wrong  # the student's own function is back
+
+
+def test_no_message_hands_over_an_answer():
+    """Every verdict the tests above drew from the checks names no line or call of a solution."""
+    assert_none_given_away(__name__)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from labhelpers.checks import lab4
+
 import keras
 import numpy as np
 import pytest
+from giveaways import assert_none_given_away
 from keras import layers
-
-from labhelpers.checks import lab4
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,8 @@ def test_exercise_3_accepts_a_compiled_softmax_head(capsys):
 def test_exercise_3_rejects_typical_mistakes(head, message, capsys):
     assert not lab4.exercise_3(head, 64)
     assert message in capsys.readouterr().out
+
+
+def test_no_message_hands_over_an_answer():
+    """Every verdict the tests above drew from the checks names no line or call of a solution."""
+    assert_none_given_away(__name__)

@@ -4,12 +4,6 @@ spelled, still fail with a message that says what to look at."""
 
 from __future__ import annotations
 
-import keras
-import numpy as np
-import pytest
-import tensorflow as tf
-from keras import layers
-
 from labhelpers.checks import (
     final_activation,
     lab1,
@@ -20,6 +14,12 @@ from labhelpers.checks import (
     model_input_shape,
     model_layers,
 )
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
 
 
 @pytest.fixture(autouse=True)

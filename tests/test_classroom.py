@@ -19,13 +19,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from labhelpers import bases, course, data
+from labhelpers.data import Dataset
+from labhelpers.fetch import DamagedFile, RemoteFile, file_digest, read_sums
+
 import pytest
 
 from coursetools import classroom
 from coursetools.__main__ import main
-from labhelpers import bases, course, data
-from labhelpers.data import Dataset
-from labhelpers.fetch import DamagedFile, RemoteFile, file_digest, read_sums
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9]*.ipynb")) + sorted(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 
+from labhelpers.conv import conv_output_size
+
 import keras
 import pytest
-
-from labhelpers.conv import conv_output_size
 
 
 @pytest.mark.parametrize(

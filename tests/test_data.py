@@ -12,13 +12,13 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
-import pytest
-from PIL import Image
-
 from labhelpers import data, fetch
 from labhelpers.data import Dataset, DatasetError
 from labhelpers.fetch import DamagedFile, FetchError, MissingFile, RemoteFile
+
+import numpy as np
+import pytest
+from PIL import Image
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from labhelpers import memory
+
+import pytest
 
 LINUX_GLIBC = sys.platform.startswith("linux") and memory._glibc() is not None
 

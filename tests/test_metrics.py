@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from sklearn import metrics as skm
-
 from labhelpers.metrics import (
     check_scores,
     classification_table,
     most_confused_pairs,
     runs_table,
 )
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
 
 CLASSES = ["car", "rocket", "airplane"]
 Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])

@@ -12,14 +12,14 @@ import hashlib
 import time
 from pathlib import Path
 
+from labhelpers import bases, batches, models
+from labhelpers.fetch import DamagedFile, MissingFile, RemoteFile
+from labhelpers.models import cats_dogs_cnn
+
 import h5py
 import keras
 import numpy as np
 import pytest
-
-from labhelpers import bases, batches, models
-from labhelpers.fetch import DamagedFile, MissingFile, RemoteFile
-from labhelpers.models import cats_dogs_cnn
 
 NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 SMALL = (32, 32, 3)  # the weights do not depend on the image size; small keeps tests fast

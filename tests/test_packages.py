@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import labhelpers
+
+import pytest
 
 ROOT = Path(__file__).parents[1]
 # What requirements-dev.txt adds for instructors and developers, and the course tools.
@@ -48,9 +48,9 @@ def test_every_labhelpers_module_imports_without_the_instructors_tools():
 
 
 def test_the_old_grading_settings_still_work_for_one_release():
-    from traitlets.config import Config
-
     from labhelpers import grading
+
+    from traitlets.config import Config
 
     config = Config()
     with pytest.warns(DeprecationWarning, match="coursetools.grading"):

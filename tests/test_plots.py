@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from labhelpers import plots  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
-
-from labhelpers import plots  # noqa: E402
 
 CLASSES = ["car", "rocket", "airplane"]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import keras
-import numpy as np
-
 from labhelpers.batches import predict_in_batches
 from labhelpers.progress import EpochProgress, Ticker
+
+import keras
+import numpy as np
 
 
 def test_ticker_prints_when_due_and_always_at_the_end(capsys, monkeypatch):

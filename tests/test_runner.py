@@ -10,11 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from labhelpers.course import FAST_VAR, RANDOM_WEIGHTS_VAR, REPORT_FILE_VAR
+
 import nbformat
 import pytest
 from notebook_fixtures import write_notebook
 
 from coursetools.__main__ import main
+from coursetools.runner import kernel_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -228,9 +231,8 @@ def test_each_kernel_is_shut_down_before_the_next_lab_starts(tmp_path):
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({}, "oneDNN on (set by the labs' setup cells)"),
-        ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "oneDNN off (TF_ENABLE_ONEDNN_OPTS)"),
-        ({"TF_ENABLE_ONEDNN_OPTS": "1"}, "oneDNN on (TF_ENABLE_ONEDNN_OPTS)"),
+        ({"TF_ENABLE_ONEDNN_OPTS": "0"}, "oneDNN off"),
+        ({"TF_ENABLE_ONEDNN_OPTS": "1"}, "oneDNN on"),
         ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "oneDNN limited to AVX2"),
     ],
 )
@@ -276,3 +278,11 @@ def test_an_unchanged_notebook_is_not_run_again_unless_asked(tmp_path, capsys):
     capsys.readouterr()
     assert main(["run", "--fast", "--again", "--output", str(out), str(nb)]) == 0
     assert "not run again" not in capsys.readouterr().out
+
+
+def test_kernel_environment_writes_every_setting_over_the_shell():
+    shell = {FAST_VAR: "1", RANDOM_WEIGHTS_VAR: "1", "HOME": "/home/student"}
+    env = kernel_environment(shell, fast=False, random_weights=False, report_file=Path("/r"))
+    assert env[FAST_VAR] == "0" and env[RANDOM_WEIGHTS_VAR] == "0"
+    assert env[REPORT_FILE_VAR] == "/r" and env["HOME"] == "/home/student"
+    assert shell[FAST_VAR] == "1", "the caller's environment is left alone"

@@ -140,8 +140,9 @@ def site(tmp_path_factory) -> Path:
     runs no lab itself. Without any executed copy (unit tests alone) the site is not checked;
     a copy that is not a passing fast run of its notebook as it is now fails.
     """
-    from coursetools.runner import is_fresh
     from labhelpers.course import Course
+
+    from coursetools.runner import is_fresh
 
     executed = ROOT / "build" / "course"
     runs = [(executed, SOURCES), (executed / "student", STUDENT)]

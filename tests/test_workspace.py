@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from labhelpers.__main__ import main
+
+import pytest
 
 
 def test_workspace_copies_each_lab_once_and_never_overwrites_work(tmp_path, monkeypatch, capsys):

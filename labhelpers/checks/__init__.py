@@ -207,6 +207,7 @@ def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdic
         require.__signature__ = answers_only  # type: ignore[attr-defined]
         require.__doc__ = f"Raise AssertionError unless the answers pass: {title}."
         self_check.require = require  # type: ignore[attr-defined]
+        self_check.title = title  # type: ignore[attr-defined]
         return self_check
 
     return decorate

@@ -7,9 +7,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from labhelpers.checks import NotAnswered, Verdict, WrongAnswer, exercise
+
+import numpy as np
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3", "exercise_4", "exercise_5"]
 
@@ -112,8 +112,24 @@ def exercise_2(verdict: Verdict, mse_gradient: Callable[..., Any]) -> None:
 
 @exercise("Exercise 3: one step of gradient descent")
 def exercise_3(verdict: Verdict, gd_step: Callable[..., Any]) -> None:
-    """Check ``gd_step(w, b, x, y, learning_rate)`` against one step against the gradient."""
+    """Check ``gd_step(w, b, x, y, learning_rate)`` against one step against the gradient.
+
+    A ``gd_step`` that calls the notebook's ``mse_gradient`` is judged with the true gradient
+    in its place: a mistake of exercise 2 must not cost exercise 3 too.
+    """
     w, b, x, y = _case(seed=2)
+    namespace = getattr(gd_step, "__globals__", {})
+    own = namespace.get("mse_gradient")
+    if callable(own):
+        namespace["mse_gradient"] = _line_gradient
+    try:
+        _judge_step(verdict, gd_step, w, b, x, y)
+    finally:
+        if callable(own):
+            namespace["mse_gradient"] = own
+
+
+def _judge_step(verdict: Verdict, gd_step: Callable[..., Any], w, b, x, y) -> None:
     for rate in (0.1, 0.01):
         new_w, new_b = _pair(gd_step(w, b, x, y, rate), "gd_step")
         dw, db = _line_gradient(w, b, x, y)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from labhelpers.checks import (
     NotAnswered,
     Verdict,
@@ -17,6 +15,8 @@ from labhelpers.checks import (
     model_layers,
     model_output_shape,
 )
+
+import numpy as np
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3", "exercise_4"]
 
@@ -72,7 +72,7 @@ def exercise_2(verdict: Verdict, bce: float, probabilities: Any, labels: Any) ->
     elif np.isclose(value, -np.mean(y * np.log(p)), rtol=1e-4):
         verdict.fail(
             "only the samples of class 1 count in your value: a sample of class 0 costs "
-            "-log(1 - p), where p is the probability of class 1"
+            "something too, by the probability the model gives class 0 (reread the formula)"
         )
     elif np.isclose(value, -terms.mean(), rtol=1e-4):
         verdict.fail("the sign is wrong: a loss is positive, so it is minus the mean log")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from labhelpers.checks import (
     Verdict,
     exercise,
@@ -16,6 +14,8 @@ from labhelpers.checks import (
     model_layers,
     model_output_shape,
 )
+
+import numpy as np
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
-
 from labhelpers.checks import (
     Verdict,
     exercise,
@@ -14,6 +12,8 @@ from labhelpers.checks import (
     model_input_shape,
     model_output_shape,
 )
+
+import numpy as np
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 

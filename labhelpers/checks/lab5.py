@@ -6,9 +6,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from labhelpers.checks import NotAnswered, Verdict, WrongAnswer, exercise
+
+import numpy as np
 
 __all__ = ["exercise_1", "exercise_2", "exercise_3"]
 
@@ -24,8 +24,8 @@ def exercise_1(verdict: Verdict, fresh: Any, model: Any, sample: Any) -> None:
         raise WrongAnswer(f"`fresh` should be a Keras model, yours is a {type(fresh).__name__}")
     if not verdict.expect(
         fresh is not model,
-        "`fresh` is `model` itself: build a new network (cats_dogs_cnn(IMAGE_SIZE)) and load "
-        "the weights file into it",
+        "`fresh` is `model` itself: the exercise asks for a second network, built anew, that "
+        "takes the saved weights (section 2: what does a weights file hold, and what not?)",
     ):
         return
     ours, theirs = _predict(fresh, sample), _predict(model, sample)
@@ -38,8 +38,9 @@ def exercise_1(verdict: Verdict, fresh: Any, model: Any, sample: Any) -> None:
     difference = float(np.max(np.abs(ours - theirs)))
     verdict.expect(
         difference <= 1e-6,
-        f"`fresh` predicts differently from `model` (by up to {difference:.3g}): load the "
-        "weights file into it with fresh.load_weights(...)",
+        f"`fresh` predicts differently from `model` (by up to {difference:.3g}): a new network "
+        "starts from random weights, and predicts as `model` does only once it holds the "
+        "weights that section 2 saved",
     )
 
 
@@ -72,8 +73,8 @@ def exercise_2(
     """Check a TFLite model of 8-bit weights: a quarter of float32's size, the same answers."""
     if not isinstance(dynamic_tflite, (bytes, bytearray)):
         raise WrongAnswer(
-            "`dynamic_tflite` should be the bytes that converter.convert() returns, yours is a "
-            f"{type(dynamic_tflite).__name__}"
+            "`dynamic_tflite` should be the converted model's bytes, what the converter gives "
+            f"back, yours is a {type(dynamic_tflite).__name__}"
         )
     try:
         ratio = float(dynamic_ratio)
@@ -83,20 +84,19 @@ def exercise_2(
     verdict.expect(
         np.isclose(ratio, size_ratio, rtol=1e-3),
         f"`dynamic_ratio` is {ratio:.4g}, which is not your model's size divided by the "
-        "float32 model's size (in bytes, len(...) of each)",
+        "float32 model's size, both in bytes",
     )
     verdict.expect(
         size_ratio <= 0.35,
         f"your model is {size_ratio:.2f} of the float32 model's size: weights in 8 bits should "
-        "make it about a quarter. Did you set converter.optimizations = "
-        "[tf.lite.Optimize.DEFAULT]?",
+        "make it about a quarter. Which of section 4's int8 settings quantises the weights?",
     )
     ours = _tflite_outputs(bytes(dynamic_tflite), np.asarray(sample))
     reference = _tflite_outputs(float32_tflite, np.asarray(sample))
     if not verdict.expect(
         ours.shape == reference.shape,
         f"your model gives outputs of shape {ours.shape[1:]} per photo, the float32 model "
-        f"{reference.shape[1:]}: convert the same model (the SavedModel in FILES / 'fixed_size')",
+        f"{reference.shape[1:]}: convert the same model as section 4, its fixed-size SavedModel",
     ):
         return
     difference = float(np.max(np.abs(ours - reference)))
