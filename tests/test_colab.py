@@ -271,3 +271,5 @@ def test_labhelpers_keeps_colabs_tensorflow_and_keras(tmp_path, released_labhelp
     }
     assert resolved["tensorflow"] == COLAB_TENSORFLOW and resolved["keras"] == COLAB_KERAS
     assert "labhelpers" in resolved
+    # Lab 5 runs LiteRT's interpreter on Colab too, as here: not TensorFlow's deprecated one.
+    assert "ai-edge-litert" in resolved, "labhelpers should bring LiteRT's interpreter"
