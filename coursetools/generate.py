@@ -54,8 +54,8 @@ TEXT_PLACEHOLDER = (
     "your neighbour or your instructor."
 )
 GENERATED_NOTE = (
-    "*Student version: the exercises are yours to solve. This file is generated from the "
-    "course's source by `python -m coursetools generate`; instructors edit the source, not it.*"
+    "*Student version: the exercises are yours to solve, and the check cell after each one "
+    "tells you whether your answer is right.*"
 )
 # generate_assignment's order, less what a committed notebook must not hold (checksums, the
 # gradebook) and what this course does not use (headers, test templates, mark schemes).

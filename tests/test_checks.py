@@ -157,10 +157,10 @@ def test_lab1_exercise_4_precision_and_recall(capsys):
 # Lab 2 ----------------------------------------------------------------------------------
 
 RIGHT_PREDICTIONS = [
-    ((24, 24, 16), 416),
-    ((13, 13, 16), 160),
-    ((14, 14, 16), 160),
-    ((26, 26, 64), 640),
+    ((28, 28, 16), 416),
+    ((15, 15, 16), 160),
+    ((16, 16, 16), 160),
+    ((30, 30, 64), 640),
 ]
 
 
@@ -171,11 +171,11 @@ def test_lab2_exercise_1_shapes_and_parameters(capsys):
     no_bias = [(shape, params - shape[-1]) for shape, params in RIGHT_PREDICTIONS]
     fails(capsys, lab2.exercise_1(no_bias), "layer 1, Conv2D(16, 5): the parameter count forgets")
     wrong = list(RIGHT_PREDICTIONS)
-    wrong[2] = ((13, 13, 16), 160)  # "same" padding forgotten
+    wrong[2] = ((15, 15, 16), 160)  # "same" padding forgotten
     printed = fails(
         capsys, lab2.exercise_1(wrong), 'layer 3, Conv2D(16, 3, strides=2, padding="same")'
     )
-    assert "layer 1" not in printed and "(14, 14" not in printed  # never shows the answer
+    assert "layer 1" not in printed and "(16, 16" not in printed  # never shows the answer
     fails(capsys, lab2.exercise_1(RIGHT_PREDICTIONS[:3]), "give 4")
     fails(capsys, lab2.exercise_1([416, 160, 160, 640]), "give a pair")
     blank(capsys, lab2.exercise_1(None))
