@@ -1,4 +1,5 @@
-"""The instructors' command line: ``python -m coursetools {run,generate,grading,classroom,site}``.
+"""The instructors' command line: ``python -m coursetools {run,generate,grading,classroom,site,
+hub,autograde}``.
 
 Each command is one small parser (``_add_*``) and one function that carries it out; run them
 from the repository root.
@@ -7,6 +8,7 @@ from the repository root.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -185,11 +187,115 @@ def _add_site(commands) -> None:
     site.set_defaults(handler=_site)
 
 
+def _hub(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    sources = labs.sources()
+    if not sources:
+        parser.error("no notebooks found: run from the repository root")
+    if os.geteuid() != 0:
+        parser.error("run it as root (sudo): it makes users and starts their servers")
+    try:
+        from coursetools.hub import Settings, read_class_list, setup, start
+    except ImportError as error:
+        parser.error(f"{error}: the hub needs JupyterHub: pip install -r requirements-dev.txt")
+    settings = Settings(
+        course=args.course,
+        instructors=args.instructor,
+        students=read_class_list(args.students),
+        state=str(args.state.resolve()),
+        exchange=str(args.exchange.resolve()),
+        data=str(args.data.resolve()) if args.data else "",
+        ip=args.ip,
+        port=args.port,
+        python=str(args.python),
+    )
+    config = setup(settings, sources)
+    print(
+        f"{len(settings.students)} students, instructors {', '.join(settings.instructors)}; "
+        f"exchange {settings.exchange}/{settings.course}; JupyterHub settings {config}"
+    )
+    if args.no_start:
+        return 0
+    print(f"Starting JupyterHub on {settings.ip or '*'}:{settings.port}", flush=True)
+    start(settings)  # does not return: this process becomes JupyterHub
+    return 0
+
+
+def _add_hub(commands) -> None:
+    hub = commands.add_parser(
+        "hub",
+        help="as root: make a classroom JupyterHub on this machine (users, nbgrader's "
+        "exchange, the instructor's course folder) and start it",
+        description="Make and start a classroom JupyterHub on one server (docs/classroom-hub.md). "
+        "Safe to run again: existing users and settings are kept.",
+    )
+    hub.add_argument(
+        "--instructor", action="append", required=True, help="Unix user name (repeatable)"
+    )
+    hub.add_argument(
+        "--students", type=Path, required=True, help="the class list: nbgrader's students.csv"
+    )
+    hub.add_argument("--data", type=Path, help="the data mirror (python -m coursetools classroom)")
+    hub.add_argument("--course", default="keras-labs", help="nbgrader course id (%(default)s)")
+    hub.add_argument("--state", type=Path, default=Path("/srv/keras-labs-hub"), help="%(default)s")
+    hub.add_argument(
+        "--exchange", type=Path, default=Path("/srv/nbgrader/exchange"), help="%(default)s"
+    )
+    hub.add_argument("--ip", default="", help="address to listen on (default: every interface)")
+    hub.add_argument("--port", type=int, default=8000, help="%(default)s")
+    hub.add_argument(
+        "--python",
+        type=Path,
+        default=Path(sys.executable),
+        help="the Python of the users' servers, which every user must be able to run "
+        "(default: this one)",
+    )
+    hub.add_argument("--no-start", action="store_true", help="set up only; do not start")
+    hub.set_defaults(handler=_hub)
+
+
+def _autograde(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        from coursetools.autograde import autograde_in_parallel
+    except ImportError as error:
+        parser.error(f"{error}: grading needs nbgrader: pip install -r requirements-dev.txt")
+    if not Path("gradebook.db").is_file():
+        parser.error("no gradebook.db here: run it from the course folder, after collect")
+    done = autograde_in_parallel(Path.cwd(), args.assignment, args.student, args.jobs)
+    for student, process in done.items():
+        if process.returncode:
+            print(process.stderr[-2000:], file=sys.stderr)
+        print(f"{student}: {'graded' if process.returncode == 0 else 'failed (above)'}")
+    return 0 if all(process.returncode == 0 for process in done.values()) else 1
+
+
+def _add_autograde(commands) -> None:
+    autograde = commands.add_parser(
+        "autograde",
+        help="in an nbgrader course folder: autograde an assignment's submissions in parallel",
+    )
+    autograde.add_argument("assignment", help="for example lab1")
+    autograde.add_argument(
+        "--student", action="append", help="only this student (repeatable; default: all)"
+    )
+    autograde.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes at once (default: cores)"
+    )
+    autograde.set_defaults(handler=_autograde)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and carry out its command; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m coursetools")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_generate, _add_grading, _add_classroom, _add_site):
+    for add in (
+        _add_run,
+        _add_generate,
+        _add_grading,
+        _add_classroom,
+        _add_site,
+        _add_hub,
+        _add_autograde,
+    ):
         add(commands)
     args = parser.parse_args(argv)
     return args.handler(args, parser)

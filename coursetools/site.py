@@ -54,7 +54,7 @@ LABELS = {"students": "students' edition", "solutions": "solutions edition"}
 # The site's own pages, from docs/ in the repository: the home page and the guides, in the order
 # of the Guides menu.
 DOCS = Path("docs")
-GUIDES = ["instructors", "measurements", "contributing"]
+GUIDES = ["instructors", "classroom-hub", "measurements", "contributing"]
 PAGES = ["index", *GUIDES]
 _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
 _LAB_ANCHOR = re.compile(r"(?P<page>\]\([0-9]\w*\.ipynb)#(?P<anchor>[^)\s\"]+)\)")

@@ -56,7 +56,7 @@ def package_index_reachable() -> bool:
 
 # The longest files start first, so that with one file per core (pytest-xdist's loadfile)
 # no core is left with one of them at the end while the other waits.
-LONGEST_FIRST = ("test_grading.py", "test_browser.py", "test_runner.py")
+LONGEST_FIRST = ("test_hub.py", "test_browser.py", "test_grading.py", "test_runner.py")
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -2,9 +2,9 @@
 
 The submissions a real term brings: every answer right, nothing answered, a wrong answer, check
 cells edited and deleted, a file that is not a notebook, a notebook that never finishes, and
-students who hand in one lab but not the other. Most of them are graded on a small fixture lab
-(``lab9``: two exercises, checks as the course writes them, no TensorFlow), so that each costs
-seconds; the real Lab 0 is graded once, end to end, one answer wrong and the others right.
+a student who hands in nothing. They are graded on a small fixture lab (``lab9``: two
+exercises, checks as the course writes them, no TensorFlow), so that each costs seconds; a real
+lab is graded end to end in ``tests/test_hub.py``, through nbgrader's exchange on a hub.
 The exported CSV must give each submission exactly the score it deserves, and no bad
 submission may stop the grading of the others. Every lab's release is compared with its
 committed student version.
@@ -34,18 +34,16 @@ from coursetools import labs  # noqa: E402 - after the skip
 from coursetools.grading import prepare_course  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
-REAL = ROOT / "notebooks" / "00_how_networks_learn.ipynb"
 FIXTURE = "09_fixture.ipynb"
 # Wrong answers that run: exercise 1 of each lab.
 WRONG = {
-    "lab0": "def mse(y_true, y_pred):\n    return np.mean(np.abs(np.asarray(y_pred) - y_true))",
     "lab9": "def double(x):\n    return x + 1",
 }
 NEVER_ENDS = "import time\nwhile True:  # a student's loop that never stops\n    time.sleep(1)"
-STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank"]
-# Seconds per cell: several times the slowest fast-mode cell of Lab 0; the fixture's cells
-# take milliseconds, so its never-ending notebook is stopped after a few seconds.
-TIMEOUT = {"lab0": 90, "lab9": 5}
+STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]  # gina hands in nothing
+# Seconds per cell: the fixture's cells take milliseconds, so its never-ending notebook is
+# stopped after a few seconds.
+TIMEOUT = 5
 
 
 def _check(number: int, call: str) -> nbformat.NotebookNode:
@@ -148,7 +146,7 @@ def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
-    """Grade a term of two labs; return (course folder, {lab: expected scores}, CSV rows)."""
+    """Grade a term of the fixture lab; return (course folder, expected scores, CSV rows)."""
     # The guide's commands, as written, in a checkout that holds every lab and the fixture.
     repo = tmp_path_factory.mktemp("repo")
     shutil.copytree(
@@ -168,7 +166,7 @@ def term(tmp_path_factory):
         if labs.lab_id(source_path) != "lab1":
             nbgrader(course, "generate_assignment", labs.lab_id(source_path))
     expected: dict[tuple[str, str, str], tuple[float, str]] = {}
-    for source_path in [repo / "notebooks" / REAL.name, repo / "notebooks" / FIXTURE]:
+    for source_path in [repo / "notebooks" / FIXTURE]:
         lab = labs.lab_id(source_path)
         release_path = course / "release" / lab / source_path.name
         release = nbformat.read(release_path, as_version=4)
@@ -189,7 +187,6 @@ def term(tmp_path_factory):
                 expected[student, lab, g] = (score, state)
 
         everything = {g: points[g] for g in checks}
-        # carol's real Lab 0 is the one real execution: every check but exercise 1's passes.
         expect("carol", {**everything, "exercise_1": 0}, wrote=True)
         expect("erin", {}, status="not graded")
         submissions = {"carol": wrong}
@@ -225,7 +222,7 @@ def term(tmp_path_factory):
         for student in [*submissions, "erin"]:
             assert (course / "submitted" / student / lab / source_path.name).is_file(), student
 
-        timeout = f"--Execute.timeout={TIMEOUT[lab]}"
+        timeout = f"--Execute.timeout={TIMEOUT}"
         graded = nbgrader(course, "autograde", lab, timeout, ok=False)
         # erin's file fails, and only hers: nbgrader exits 1 once all others are graded.
         assert graded.returncode == 1
@@ -251,10 +248,8 @@ def test_every_submission_gets_the_score_it_deserves(term):
     assert not missing, f"no row for {missing}"
     wrong = {key: (got[key], want) for key, want in expected.items() if got[key] != want}
     assert not wrong, f"(got, expected): {wrong}"
-    # alice, bob, dave and frank handed in lab9 only; in lab0 nbgrader lists them (they are in
-    # the database) with nothing.
-    for student in ("alice", "bob", "dave", "frank"):
-        assert {got[key] for key in got if key[:2] == (student, "lab0")} == {(0, "no submission")}
+    # gina handed in nothing: nbgrader lists her (she is in the database) with nothing.
+    assert {got[key] for key in got if key[:2] == ("gina", "lab9")} == {(0, "no submission")}
 
 
 def test_max_scores_come_from_the_source_not_from_the_submission(term):
@@ -269,7 +264,7 @@ def test_max_scores_come_from_the_source_not_from_the_submission(term):
 
 def test_feedback_shows_the_checks_message_but_not_the_hidden_tests(term):
     course, _, _ = term
-    for name, hidden in [(REAL.name, ".require("), (FIXTURE, "assert double")]:
+    for name, hidden in [(FIXTURE, "assert double")]:
         lab = labs.lab_id(name)
         page = course / "feedback" / "carol" / lab / Path(name).with_suffix(".html").name
         html = page.read_text(encoding="utf-8")

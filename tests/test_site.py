@@ -191,7 +191,9 @@ def test_site_needs_executed_notebooks_of_the_right_kind(tmp_path, capsys, monke
 def test_site_needs_its_pages(tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# A course\n", encoding="utf-8")
-    with pytest.raises(SiteError, match="lacks instructors.md, measurements.md, contributing.md"):
+    with pytest.raises(
+        SiteError, match="lacks instructors.md, classroom-hub.md, measurements.md, contributing.md"
+    ):
         build_site({"students": ROOT / "notebooks" / "student"}, tmp_path, tmp_path / "docs")
     assert not (tmp_path / "students").exists()
 
