@@ -33,3 +33,25 @@ def graded(cell: nbformat.NotebookNode, grade_id: str, **fields) -> nbformat.Not
         **fields,
     }
     return cell
+
+
+def answered(
+    release: nbformat.NotebookNode, source: nbformat.NotebookNode
+) -> nbformat.NotebookNode:
+    """The released notebook with every answer cell filled in from the source's solution."""
+    solutions = {
+        cell.metadata.nbgrader["grade_id"]: cell.source
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.from_dict(release)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+    return nb
+
+
+def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    """The cell of ``nb`` whose nbgrader grade id is ``grade_id``."""
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)

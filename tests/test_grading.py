@@ -28,7 +28,7 @@ pytest.importorskip(
     "nbgrader", reason="grading needs nbgrader: pip install -r requirements-dev.txt"
 )
 
-from notebook_fixtures import graded  # noqa: E402
+from notebook_fixtures import answered, cell_of, graded  # noqa: E402
 
 from coursetools import labs  # noqa: E402 - after the skip
 from coursetools.grading import prepare_course  # noqa: E402
@@ -121,27 +121,6 @@ def grade_ids(nb: nbformat.NotebookNode, **fields: bool) -> list[str]:
         if "nbgrader" in cell.metadata
         and all(cell.metadata.nbgrader.get(k, False) == v for k, v in fields.items())
     ]
-
-
-def answered(
-    release: nbformat.NotebookNode, source: nbformat.NotebookNode
-) -> nbformat.NotebookNode:
-    """The released notebook with every answer cell filled in from the source's solution."""
-    solutions = {
-        cell.metadata.nbgrader["grade_id"]: cell.source
-        for cell in source.cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.from_dict(release)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            cell.source = solutions[grade_id]
-    return nb
-
-
-def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("runuser"):
     pytest.skip("the hub test makes Unix users: root on Linux only", allow_module_level=True)
 
 import psutil  # noqa: E402
+from notebook_fixtures import answered, cell_of  # noqa: E402
 
 from coursetools.hub import Settings, user_environment  # noqa: E402
 
@@ -180,25 +181,6 @@ def refused(name: str, user: str, action: str) -> str:
 
 def record(name: str, text: str) -> None:
     REFUSALS[name] = text
-
-
-def answered(release: nbformat.NotebookNode, source: nbformat.NotebookNode):
-    """The released notebook with every answer cell taken from the source's solution."""
-    solutions = {
-        c.metadata.nbgrader["grade_id"]: c.source
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.from_dict(release)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solutions:
-            cell.source = solutions[grade_id]
-    return nb
-
-
-def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def write_as(user: str, nb: nbformat.NotebookNode, path: Path) -> None:
