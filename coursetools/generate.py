@@ -50,8 +50,8 @@ __all__ = [
 GENERATED_TAG = "student-version"
 CODE_PLACEHOLDER = "# YOUR CODE HERE: replace this line and the pass below with your answer.\npass"
 TEXT_PLACEHOLDER = (
-    "**Your answer:** double-click this cell and write your own answer here, then compare with "
-    "your neighbour or your instructor."
+    "**Your answer:** double-click this cell and write your answer here, in a few sentences. "
+    "No check cell judges a written answer: your instructor reads it."
 )
 GENERATED_NOTE = (
     "*Student version: the exercises are yours to solve, and the check cell after each one "
