@@ -225,6 +225,7 @@ def test_links_in_the_pages_become_the_sites_own(edition):
     assert all(f"\n{name}\n" in home for name in [*LABS, *GUIDES]), "a page missing from a menu"
 
 
+@pytest.mark.executed
 def test_students_edition_holds_no_solution(site):
     secrets = _secrets()
     assert all(secrets.values()), "a lab whose solution lines all appear outside solutions"
@@ -239,6 +240,7 @@ def test_students_edition_holds_no_solution(site):
             assert not leaked, f"{path.name} shows lines of {lab}'s solutions: {leaked}"
 
 
+@pytest.mark.executed
 def test_solutions_edition_shows_every_solution(site):
     for lab, lines in _secrets().items():
         text = _page_text(site / "solutions" / f"{lab}.html")
@@ -246,6 +248,7 @@ def test_solutions_edition_shows_every_solution(site):
         assert not missing, f"{lab}.html lacks lines of its solutions: {missing}"
 
 
+@pytest.mark.executed
 def test_students_edition_shows_unanswered_checks(site):
     for lab in LABS:
         students = _page_text(site / "students" / f"{lab}.html")
@@ -253,6 +256,7 @@ def test_students_edition_shows_unanswered_checks(site):
         assert "not answered yet" not in _page_text(site / "solutions" / f"{lab}.html")
 
 
+@pytest.mark.executed
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_lab_pages_open_their_own_notebook(site, edition):
     """Colab, Binder and the download open this edition's notebook of the lab."""
@@ -276,6 +280,7 @@ def test_lab_pages_open_their_own_notebook(site, edition):
         assert any(cell.get("outputs") for cell in nb.cells), "the download is not executed"
 
 
+@pytest.mark.executed
 def test_home_page_is_the_course_overview_with_the_labs_in_order(site):
     for edition in EDITIONS:
         html = (site / edition / "index.html").read_text(encoding="utf-8")
@@ -333,6 +338,7 @@ def _open(browser, base: str):
     return page, errors
 
 
+@pytest.mark.executed
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_guides_are_pages_of_both_editions(site, edition):
     """Each guide of docs/, under its own title, with no link left to a file of the repository."""
@@ -353,6 +359,7 @@ def _local_file(site: Path, url: str) -> Path:
     return site / (path + "index.html" if path.endswith("/") or not path else path)
 
 
+@pytest.mark.executed
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_pages_load_with_figures_and_working_links(site, served, browser, edition):
     from playwright.sync_api import expect
@@ -396,6 +403,7 @@ def test_pages_load_with_figures_and_working_links(site, served, browser, editio
     page.context.close()
 
 
+@pytest.mark.executed
 def test_search_box_finds_lab_3_for_dropout(site, served, browser):
     from playwright.sync_api import expect
 
