@@ -5,25 +5,13 @@ never the solution. Write one with :func:`exercise`::
 
     @exercise("Exercise 1: a small CNN")
     def exercise_1(verdict: Verdict, model) -> None:
-        verdict.expect_shape(model_output_shape(model), (None, 10), "output shape",
-                             axis_names=(None, "classes"))
+        verdict.expect_shape(model_output_shape(model), (None, 10), "output shape")
         verdict.expect(final_activation(model) == "softmax", "the last layer should ...")
 
 Read a model with :func:`model_layers`, :func:`layer_activation` and :func:`final_activation`
 rather than ``model.layers`` and ``layer.activation``: they see through how an answer is
 spelled (nested or functional models, ``activation="relu"`` or a separate ``ReLU()`` layer, an
 activation's name or a callable), so that every correct spelling gets the same grade.
-
-The decorator handles an answer left as ``None`` (a friendly "not answered yet"; a check can
-also raise :class:`NotAnswered`, e.g. when a function to write still returns None), turns an
-error raised while checking into a message instead of a traceback (a check raises
-:class:`WrongAnswer` to say itself what is malformed), prints the verdict and returns it;
-``bool(verdict)`` says whether the answer passed.
-
-Graded courses (nbgrader) score a test cell by whether it raises, so each check also has a
-graded form, ``check.exercise_1.require(answer)``: silent when the answer passes, an
-``AssertionError`` with the same verdict otherwise. The labs call it in the check cell's hidden
-tests, which the student versions leave out; the visible call never raises.
 """
 
 from __future__ import annotations
@@ -103,35 +91,7 @@ class Verdict:
     ) -> bool:
         """Record a mismatch between two shapes (``None`` in ``expected`` matches any size)."""
         problem = shape_problem(actual, expected, what, axis_names)
-        if problem:
-            self.fail(problem)
-        return problem is None
-
-    def expect_close(
-        self,
-        actual: Any,
-        expected: Any,
-        what: str = "value",
-        *,
-        rtol: float = 1e-4,
-        atol: float = 1e-6,
-    ) -> bool:
-        """Record that a number or array is not close to the expected one (or has another shape)."""
-        actual_array = np.asarray(actual, dtype=float)
-        expected_array = np.asarray(expected, dtype=float)
-        if actual_array.shape != expected_array.shape:
-            self.fail(
-                f"{what} should have shape {expected_array.shape}, yours has {actual_array.shape}"
-            )
-            return False
-        close = np.isclose(actual_array, expected_array, rtol=rtol, atol=atol)
-        if close.all():
-            return True
-        if actual_array.ndim == 0:
-            self.fail(f"{what} is {float(actual_array):.6g}, which is not the expected value")
-        else:
-            self.fail(f"{what}: {int((~close).sum())} of {close.size} values are not as expected")
-        return False
+        return self.expect(problem is None, str(problem))
 
     def not_answered(self, reason: str) -> None:
         """Record that the answer is still blank, e.g. "`model` is still None"."""
@@ -159,11 +119,12 @@ class Verdict:
 def exercise(title: str) -> Callable[[Callable[..., None]], Callable[..., Verdict]]:
     """Turn ``check(verdict, *answers)`` into a self-check ``check(*answers) -> Verdict``.
 
-    The self-check reports answers still ``None`` as not answered, reports an error raised
-    while checking as a problem (a malformed answer must not end in a traceback), prints the
-    verdict and returns it. Its ``require(*answers)`` is the graded form, for nbgrader's hidden
-    tests: it prints nothing, and raises ``AssertionError`` with the verdict's message unless
-    the answer passes.
+    The self-check reports answers still ``None`` (or a :class:`NotAnswered`) as not answered
+    yet, and an error raised while checking as a problem, since a malformed answer must not end
+    in a traceback (:class:`WrongAnswer` says itself what is malformed); it prints the verdict
+    and returns it (``bool(verdict)``: passed). nbgrader scores a test cell by whether it
+    raises, so ``check.require(*answers)`` is the graded form, for the labs' hidden tests: silent
+    when the answer passes, else an ``AssertionError`` with the same verdict.
     """
 
     def decorate(check: Callable[..., None]) -> Callable[..., Verdict]:
@@ -219,11 +180,8 @@ def shape_problem(
     what: str = "shape",
     axis_names: Sequence[str | None] | None = None,
 ) -> str | None:
-    """Describe how ``actual`` differs from ``expected``, or return None when it matches.
-
-    ``None`` in ``expected`` accepts any size (the batch axis). With ``axis_names`` a single
-    wrong axis is named: "the output shape should have 16 channels, yours has 32".
-    """
+    """Describe how ``actual`` differs from ``expected`` (where None accepts any size), or return
+    None; with ``axis_names`` a single wrong axis is named: "... should have 16 channels"."""
     if actual is None:
         return f"the {what} is unknown: give the model an input shape, e.g. keras.Input(...)"
     actual, expected = tuple(actual), tuple(expected)
@@ -244,10 +202,8 @@ def shape_problem(
 
 
 def model_layers(model: Any, *kinds: str) -> list[Any]:
-    """A Keras model's layers in the order they run, nested models opened at any depth.
-
-    With ``kinds`` (class names such as "Dense", "Conv2D") only the layers of those kinds.
-    """
+    """A Keras model's layers in the order they run, nested models opened at any depth; with
+    ``kinds`` (class names such as "Dense", "Conv2D") only the layers of those kinds."""
     if not hasattr(model, "layers"):
         raise TypeError(f"expected a Keras model, got {type(model).__name__}")
     flat: list[Any] = []
@@ -341,11 +297,8 @@ def _is_weighted(layer: Any) -> bool:
 
 
 def _applied_activation(layers: Sequence[Any]) -> str | None:
-    """The activation applied to the output of ``layers[0]`` before the next weighted layer.
-
-    The last one applied counts; "linear" ones change nothing, so they count only when no
-    other is applied. None when no layer applies one.
-    """
+    """The activation applied to the output of ``layers[0]`` before the next weighted layer, or
+    None: the last one applied counts, "linear" (which changes nothing) only if it is alone."""
     applied = None
     for i, layer in enumerate(layers):
         if i and _is_weighted(layer):
@@ -357,11 +310,8 @@ def _applied_activation(layers: Sequence[Any]) -> str | None:
 
 
 def layer_activation(model: Any, layer: Any) -> str:
-    """The activation applied to ``layer``'s output: its own or a separate layer's after it.
-
-    ``Conv2D(8, 3, activation="relu")`` and ``Conv2D(8, 3)`` followed by ``ReLU()`` (with
-    BatchNormalization, Dropout or pooling between them, or not) both give "relu".
-    """
+    """The activation applied to ``layer``'s output, its own or a separate layer's after it:
+    ``Conv2D(8, 3, activation="relu")``, or ``Conv2D(8, 3)`` then ``ReLU()``, give "relu"."""
     flat = model_layers(model)
     start = next((i for i, other in enumerate(flat) if other is layer), None)
     if start is None:

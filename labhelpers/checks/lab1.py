@@ -119,27 +119,19 @@ def exercise_4(
     tp = np.sum((y_true == coat) & (y_pred == coat))
     precision = tp / max(1, np.sum(y_pred == coat))
     recall = tp / max(1, np.sum(y_true == coat))
-    values = {
-        "coat_precision": float(np.asarray(coat_precision, dtype=float).squeeze()),
-        "coat_recall": float(np.asarray(coat_recall, dtype=float).squeeze()),
-    }
-    ok_p = np.isclose(values["coat_precision"], precision)
-    ok_r = np.isclose(values["coat_recall"], recall)
-    if ok_p and ok_r:
+    p, r = (float(np.asarray(v, dtype=float).squeeze()) for v in (coat_precision, coat_recall))
+    if np.isclose(p, precision) and np.isclose(r, recall):
         return
-    swapped = np.isclose(values["coat_precision"], recall) and np.isclose(
-        values["coat_recall"], precision
-    )
-    if swapped:
+    if np.isclose(p, recall) and np.isclose(r, precision):
         verdict.fail(
             "precision and recall are swapped: precision divides by the images *predicted* "
             "coat, recall by the images that *are* coats"
         )
         return
-    for name, ok, denominator in [
-        ("coat_precision", ok_p, "TP + FP, the images predicted coat"),
-        ("coat_recall", ok_r, "TP + FN, the coats in the test set"),
+    for name, value, expected, denominator in [
+        ("coat_precision", p, precision, "TP + FP, the images predicted coat"),
+        ("coat_recall", r, recall, "TP + FN, the coats in the test set"),
     ]:
-        if not ok:
-            hint = " (a ratio lies between 0 and 1)" if not 0 <= values[name] <= 1 else ""
+        if not np.isclose(value, expected):
+            hint = " (a ratio lies between 0 and 1)" if not 0 <= value <= 1 else ""
             verdict.fail(f"`{name}` is not right{hint}: it is TP divided by {denominator}")

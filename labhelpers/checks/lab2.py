@@ -28,13 +28,9 @@ INPUT_SIZE, INPUT_CHANNELS = 32, 1
 
 
 def _describe(filters: int, kernel: int, stride: int, padding: str) -> str:
-    options = "".join(
-        [
-            f", strides={stride}" if stride != 1 else "",
-            f', padding="{padding}"' * (padding != "valid"),
-        ]
-    )
-    return f"Conv2D({filters}, {kernel}{options})"
+    strides = f", strides={stride}" if stride != 1 else ""
+    padded = f', padding="{padding}"' if padding != "valid" else ""
+    return f"Conv2D({filters}, {kernel}{strides}{padded})"
 
 
 @exercise("Exercise 1: output shapes and parameters")

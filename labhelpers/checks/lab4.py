@@ -54,10 +54,6 @@ def exercise_1(
             verdict.fail(f"`{name}` holds NaN or infinite values")
 
 
-def _block(layer_name: str) -> str:
-    return layer_name.split("_")[0]
-
-
 @exercise("Exercise 2: unfreeze more blocks")
 def exercise_2(verdict: Verdict, deeper: Any) -> None:
     """Check a VGG16 base whose blocks 4 and 5 are trainable and blocks 1 to 3 frozen."""
@@ -74,7 +70,7 @@ def exercise_2(verdict: Verdict, deeper: Any) -> None:
     ):
         return
     convs = [layer for layer in deeper.layers if layer.weights]
-    late = {layer.name for layer in convs if _block(layer.name) in ("block4", "block5")}
+    late = {layer.name for layer in convs if layer.name.split("_")[0] in ("block4", "block5")}
     wrong_frozen = [layer.name for layer in convs if layer.name in late and not layer.trainable]
     wrong_trained = [layer.name for layer in convs if layer.name not in late and layer.trainable]
     verdict.expect(not wrong_frozen, f"these layers should be trainable: {', '.join(wrong_frozen)}")

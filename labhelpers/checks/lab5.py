@@ -64,11 +64,7 @@ def _tflite_outputs(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
 
 @exercise("Exercise 2: dynamic-range quantisation")
 def exercise_2(
-    verdict: Verdict,
-    dynamic_tflite: Any,
-    dynamic_ratio: Any,
-    float32_tflite: bytes,
-    sample: Any,
+    verdict: Verdict, dynamic_tflite: Any, dynamic_ratio: Any, float32_tflite: bytes, sample: Any
 ) -> None:
     """Check a TFLite model of 8-bit weights: a quarter of float32's size, the same answers."""
     if not isinstance(dynamic_tflite, (bytes, bytearray)):
