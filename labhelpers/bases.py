@@ -1,12 +1,9 @@
 """Pre-trained convolutional bases (VGG16, MobileNetV2) and where their ImageNet weights come from.
 
-The weights are found by the same chain as the datasets (:mod:`labhelpers.fetch`):
-``LABHELPERS_DATA_DIR``, then the Keras cache (``~/.keras/models``), then the download into
-that cache, checked against the hash that Keras publishes (or, for MobileNetV2, for which Keras
-publishes none, against the file's size). Where they cannot be had, a base built with
-``allow_random_weights=True`` starts from random weights and says so loudly; otherwise the
-caller gets a clear error. :data:`LAB_BASES` names the bases the labs build, so that the
-classroom command (``python -m coursetools classroom``) knows which weights files to provide.
+The weights are found by the chain of :mod:`labhelpers.fetch`, the Keras cache
+(``~/.keras/models``) as its cache, and checked against the hash Keras publishes (MobileNetV2's,
+which have none, by size). :data:`LAB_BASES` tells ``python -m coursetools classroom`` which
+weights files the labs need.
 """
 
 from __future__ import annotations
@@ -87,13 +84,8 @@ def weights_lookup(arch: str, input_shape: tuple[int, int, int]) -> Lookup:
 
 
 def weights_file(arch: str = "vgg16", input_shape: tuple[int, int, int] = (128, 128, 3)) -> Path:
-    """Find (or download) the ImageNet "notop" weights of ``arch``; return the verified path.
-
-    Raises:
-        MissingFile: the file is found nowhere and cannot be downloaded; the message says
-            where we looked and how to provide the file.
-        DamagedFile: a copy is not the expected file.
-    """
+    """Find (or download) the ImageNet "notop" weights of ``arch``; return the verified path
+    (or raise MissingFile or DamagedFile, saying the fix)."""
     return weights_lookup(arch, input_shape).resolve()
 
 
@@ -115,21 +107,12 @@ def pretrained_base(
 ) -> tuple[keras.Model, bool]:
     """Build ``arch``'s convolutional base (``include_top=False``) with ImageNet weights.
 
-    Args:
-        arch: ``"vgg16"`` or ``"mobilenet_v2"``.
-        input_shape: height, width and 3 channels of the images.
-        allow_random_weights: where the weights can be found nowhere, start from random
-            initial weights, with a loud banner, instead of raising (fast mode and timing runs
-            pass ``course.allow_random_weights``). The model is then named
-            ``<arch>_RANDOM_WEIGHTS``. A copy that fails its check is always an error.
-
-    Returns:
-        ``(base, pretrained)``: the model (not compiled, trainable) and whether it holds the
-        ImageNet weights; report the latter, e.g. ``report("imagenet_weights", pretrained)``.
-
-    Raises:
-        MissingFile: the weights cannot be had and random weights are not allowed; the message
-            says how to provide them.
+    ``arch`` is ``"vgg16"`` or ``"mobilenet_v2"``. Returns ``(base, pretrained)``: the model (not
+    compiled, trainable) and whether it holds the ImageNet weights, to report. Where the weights
+    can be had nowhere this raises MissingFile, saying how to provide them; with
+    ``allow_random_weights`` (fast mode and timing runs pass ``course.allow_random_weights``) the
+    base, named ``<arch>_RANDOM_WEIGHTS``, starts from random weights under a loud banner
+    instead. A copy that fails its check is always an error.
     """
     build, _ = weights_spec(arch, input_shape)
     try:

@@ -1,19 +1,9 @@
-"""Dataset loading: one registry, one resolution order, verified and atomic writes.
+"""The datasets: one registry, and loaders that return NumPy arrays of bytes (uint8).
 
-Every file is looked for, in order, in:
-
-1. ``LABHELPERS_DATA_DIR``: a local mirror that an instructor or CI fills in advance;
-2. system locations, such as the folder that Debian's ``dataset-fashion-mnist`` installs;
-3. the cache: ``LABHELPERS_CACHE_DIR``, by default the repository's ``data/`` folder (or
-   ``~/.cache/labhelpers`` when ``labhelpers`` is installed outside a checkout);
-4. the canonical URL, downloaded into the cache under a temporary name, verified, then renamed.
-
-The chain itself lives in :mod:`labhelpers.fetch`, shared with the pre-trained weights of
-:mod:`labhelpers.bases`. A file is trusted only if a hash it declares matches: the canonical
-download's, or a known repackaging's (Debian recompresses Fashion-MNIST). Only a file with no
-published hash may be vouched for by its mirror's own ``SHA256SUMS``. Every loader returns
-NumPy arrays of bytes (uint8): compact, and the same in every lab; models scale them with a
-``Rescaling`` layer.
+Each file is found by the chain of :mod:`labhelpers.fetch` (``LABHELPERS_DATA_DIR``, system
+folders such as Debian's ``dataset-fashion-mnist``, the cache, then the canonical URL) and
+trusted only if it matches a hash declared here; docs/instructors.md tells the whole story.
+Bytes are compact and the same in every lab; models scale them with a ``Rescaling`` layer.
 """
 
 from __future__ import annotations
@@ -62,25 +52,10 @@ FASHION_MNIST_CLASSES = [
 ]
 CATS_AND_DOGS_CLASSES = ["cats", "dogs"]
 # In the order of the original's numbering: images 1-80 are Daffodil, 81-160 Snowdrop, ...
-FLOWERS17_CLASSES = [
-    "Daffodil",
-    "Snowdrop",
-    "LilyValley",
-    "Bluebell",
-    "Crocus",
-    "Iris",
-    "Tigerlily",
-    "Tulip",
-    "Fritillary",
-    "Sunflower",
-    "Daisy",
-    "ColtsFoot",
-    "Dandelion",
-    "Cowslip",
-    "Buttercup",
-    "Windflower",
-    "Pansy",
-]
+FLOWERS17_CLASSES = (
+    "Daffodil Snowdrop LilyValley Bluebell Crocus Iris Tigerlily Tulip Fritillary Sunflower "
+    "Daisy ColtsFoot Dandelion Cowslip Buttercup Windflower Pansy"
+).split()
 FLOWERS17_PER_CLASS = 80
 # How tf.io.decode_image, which decodes the photos here and in image_dataset_from_directory,
 # tells the formats it reads (JPEG, PNG, GIF, BMP) apart: by their first bytes.
@@ -93,11 +68,8 @@ class DatasetError(DamagedFile):
 
 
 class _BadContent(DatasetError):
-    """What a check found wrong at ``path``, in the extracted folder ``root``.
-
-    The message fits an extracted copy, which can be deleted and extracted again; when the
-    folder checked is an extraction in progress, ``_extract`` words it for the archive instead.
-    """
+    """What a check found wrong at ``path`` in the extracted folder ``root``, worded for that
+    folder; ``_extract`` words it for the archive when the folder is an extraction in progress."""
 
     def __init__(self, root: Path, path: Path, problem: str) -> None:
         super().__init__(f"{path} {problem}. Delete {root} to extract it again, and run again.")
@@ -115,40 +87,36 @@ class Dataset:
 
 
 _FMNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-# (file, canonical SHA-256, SHA-256 of Debian's recompressed copy, expected shape)
-_FMNIST_FILES = [
-    (
-        "train-images-idx3-ubyte.gz",
+# file: its shape, then the SHA-256 of the canonical file and of Debian's recompressed copy
+_FMNIST_FILES = {
+    "train-images-idx3-ubyte.gz": (
+        (60000, 28, 28),
         "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-        (60000, 28, 28),
     ),
-    (
-        "train-labels-idx1-ubyte.gz",
+    "train-labels-idx1-ubyte.gz": (
+        (60000,),
         "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
         "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-        (60000,),
     ),
-    (
-        "t10k-images-idx3-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz": (
+        (10000, 28, 28),
         "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-        (10000, 28, 28),
     ),
-    (
-        "t10k-labels-idx1-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz": (
+        (10000,),
         "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-        (10000,),
     ),
-]
+}
 
 DATASETS: dict[str, Dataset] = {
     "fashion-mnist": Dataset(
         name="fashion-mnist",
         files=tuple(
             RemoteFile(name, _FMNIST_URL + name, hashes=(f"sha256:{sha}", f"sha256:{debian}"))
-            for name, sha, debian, _ in _FMNIST_FILES
+            for name, (_, sha, debian) in _FMNIST_FILES.items()
         ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         hint="or install Debian's package: apt-get install dataset-fashion-mnist",
@@ -185,7 +153,6 @@ DATASETS: dict[str, Dataset] = {
         hint="or download 17flowers.tgz by hand into that folder",
     ),
 }
-_FMNIST_SHAPES = {name: shape for name, _, _, shape in _FMNIST_FILES}
 
 
 def lookups(name: str) -> list[Lookup]:
@@ -202,13 +169,8 @@ def lookups(name: str) -> list[Lookup]:
 
 
 def fetch(name: str) -> dict[str, Path]:
-    """Find or download every file of dataset ``name``; return file name -> verified path.
-
-    Raises:
-        MissingFile: a file is found nowhere and cannot be downloaded; the message lists where
-            we looked and how to fix it.
-        DamagedFile: a local copy or the download is not the expected file.
-    """
+    """Find or download every file of dataset ``name``; return file name -> verified path (or
+    raise MissingFile or DamagedFile, saying the fix)."""
     return {lookup.file.name: lookup.resolve() for lookup in lookups(name)}
 
 
@@ -235,21 +197,15 @@ def _read_idx(path: Path, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def load_fashion_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load the full Fashion-MNIST set as uint8 arrays.
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test)`` with shapes (60000, 28, 28), (60000,),
-        (10000, 28, 28) and (10000,); labels index ``FASHION_MNIST_CLASSES``.
-    """
+    """Load the full Fashion-MNIST set as uint8 arrays: ``(x_train, y_train), (x_test, y_test)``
+    of shapes (60000, 28, 28), (60000,), (10000, 28, 28), (10000,), labels indexing the classes."""
     paths = fetch("fashion-mnist")
-    arrays = {name: _read_idx(path, _FMNIST_SHAPES[name]) for name, path in paths.items()}
+    arrays = {name: _read_idx(path, _FMNIST_FILES[name][0]) for name, path in paths.items()}
     for name in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         if arrays[name].max() >= len(FASHION_MNIST_CLASSES):
             raise DatasetError(f"{paths[name]} has labels above 9; the file is corrupt.")
-    return (
-        (arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"]),
-        (arrays["t10k-images-idx3-ubyte.gz"], arrays["t10k-labels-idx1-ubyte.gz"]),
-    )
+    x_train, y_train, x_test, y_test = arrays.values()  # in the order of _FMNIST_FILES
+    return (x_train, y_train), (x_test, y_test)
 
 
 def _is_image(file: Path) -> bool:
@@ -262,11 +218,8 @@ def _is_image(file: Path) -> bool:
 
 
 def _check_image_folders(root: Path) -> None:
-    """Check ``root`` has train/ and validation/, each with cats/ and dogs/ of images only.
-
-    A stray file is an error naming it, since ``image_dataset_from_directory`` would
-    otherwise skip it or fail mid-epoch.
-    """
+    """Check ``root`` has train/ and validation/, each with cats/ and dogs/ of images only: a
+    stray file would make ``image_dataset_from_directory`` skip it or fail mid-epoch."""
     for split in ("train", "validation"):
         for label in CATS_AND_DOGS_CLASSES:
             folder = root / split / label
@@ -287,11 +240,8 @@ def _flower_number(file: Path) -> int | None:
 
 
 def _check_flowers(root: Path) -> list[Path]:
-    """Check ``root/jpg`` holds exactly image_0001.jpg ... image_1360.jpg, all images.
-
-    ``files.txt`` (a list of the names, in the original) is the only other file allowed.
-    Returns the image files in numbering order.
-    """
+    """Check ``root/jpg`` holds exactly image_0001.jpg ... image_1360.jpg, all images, and
+    maybe the original's ``files.txt``; return the image files in numbering order."""
     n = len(FLOWERS17_CLASSES) * FLOWERS17_PER_CLASS
     folder = root / "jpg"
     files = sorted(folder.iterdir()) if folder.is_dir() else []
@@ -320,10 +270,9 @@ def _extract(
 ) -> None:
     """Extract ``archive`` (zip or tar.gz) to ``target`` atomically, checking it first.
 
-    Everything is extracted into a temporary folder beside ``target`` and checked there with
-    ``check(root)``; only then is ``root`` renamed to ``target``, so that an interrupted or
-    failed extraction leaves nothing behind. ``root`` is the temporary folder, or its
-    sub-folder ``inner`` when the archive wraps everything in one folder.
+    It is extracted into a temporary folder beside ``target`` (``root``: that folder, or its
+    sub-folder ``inner``), checked with ``check(root)``, and only then renamed to ``target``: an
+    interrupted or failed extraction leaves nothing behind.
     """
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -365,10 +314,9 @@ def _decode_photos(
 ) -> np.ndarray:
     """Decode and resize photos into one uint8 array, in parallel with ``tf.data``.
 
-    As ``keras.utils.image_dataset_from_directory`` does: decoded to RGB, resized bilinearly to
-    ``image_size`` (height, width) without keeping the aspect ratio; then rounded to bytes.
-    ``antialias`` averages over every source pixel when shrinking, as Pillow's resize does (the
-    flowers' large photos were always loaded that way). Every loader's photos come through here.
+    As ``image_dataset_from_directory`` does: RGB, resized bilinearly to ``image_size`` (height,
+    width) without keeping the aspect ratio, then rounded to bytes. ``antialias`` averages over
+    every source pixel when shrinking, as Pillow does (how the flowers were always loaded).
     """
     import tensorflow as tf
 
@@ -387,9 +335,8 @@ def _decode_photos(
 
 
 def cats_and_dogs_folder() -> Path:
-    """The folder of the cats-and-dogs photos as JPEG files: ``train/`` and ``validation/``,
-    each with ``cats/`` and ``dogs/``. The archive is fetched and extracted once, then checked.
-    """
+    """The folder of the cats-and-dogs JPEG photos: ``train/`` and ``validation/``, each with
+    ``cats/`` and ``dogs/``; the archive is fetched and extracted once, then checked."""
     zip_path = fetch("cats-and-dogs")["cats_and_dogs_filtered.zip"]
     root = cache_dir() / "cats_and_dogs_filtered"
     if not root.is_dir():
@@ -401,15 +348,11 @@ def cats_and_dogs_folder() -> Path:
 def load_cats_and_dogs(
     image_size: tuple[int, int] = (128, 128), seed: int = 42
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load cats vs dogs, decoded and resized once, as uint8 arrays with 0/1 labels.
+    """Load cats vs dogs as uint8 arrays: ``(x_train, y_train), (x_val, y_val)``.
 
-    The archive is extracted once into the cache. Label 0 is "cats", 1 is "dogs". The training
-    photos come in an order shuffled with ``seed``; the validation photos in folder order (all
+    2,000 and 1,000 photos of shape ``(*image_size, 3)``; label 0 is "cats", 1 is "dogs". The
+    training photos are shuffled with ``seed``; the validation photos are in folder order (all
     cats, then all dogs), so that results line up with a fixed list.
-
-    Returns:
-        ``(x_train, y_train), (x_val, y_val)``: 2,000 and 1,000 photos of shape
-        ``(*image_size, 3)``, labels of shape (n,).
     """
     root = cats_and_dogs_folder()
 
@@ -428,16 +371,11 @@ def load_cats_and_dogs(
 
 
 def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:
-    """Load the Oxford 17 flowers (Nilsback and Zisserman, 2006), resized, as uint8 arrays.
+    """Load the Oxford 17 flowers (Nilsback and Zisserman, 2006) as ``(images, labels)``.
 
-    The archive is extracted once into the cache. Labels come from the original numbering:
-    images 1-80 are class 0, 81-160 class 1, and so on; they index ``FLOWERS17_CLASSES``.
-    Images are resized to ``image_size`` (height, width) without keeping the aspect ratio, as
-    ``image_dataset_from_directory`` does.
-
-    Returns:
-        ``(images, labels)``: shapes (1360, height, width, 3) uint8 and (1360,) int64, in
-        numbering order (80 of each class); split them yourself, stratified.
+    Shapes (1360, height, width, 3) uint8, resized to ``image_size`` without keeping the aspect
+    ratio, and (1360,) int64, indexing ``FLOWERS17_CLASSES``: in the original numbering, 80 of
+    each class in turn; split them yourself, stratified.
     """
     archive = fetch("flowers17")["17flowers.tgz"]
     root = cache_dir() / "flowers17"

@@ -1,16 +1,10 @@
 """Find a file by one resolution chain, shared by datasets and pre-trained weights.
 
-A file is looked for, in order, in local folders (a mirror such as ``LABHELPERS_DATA_DIR``,
-then system folders), then in a cache folder, and is finally downloaded into that cache under a
-temporary name, verified, then renamed.
-
-What makes a copy trustworthy is data, not code: each :class:`RemoteFile` declares the hashes
-of its good copies (``"sha256:..."``, or ``"md5:..."`` where that is all the publisher gives),
-and these always decide. Only for a file with no published hash does a local folder's
-``SHA256SUMS`` (the output of ``sha256sum``) vouch for its copy there; where neither is known,
-the file's size is checked. A :class:`Lookup` names one file together with the places its chain
-looks in, so that the loaders and the classroom command (``python -m coursetools classroom``)
-resolve it in the same way.
+A file is looked for in local folders (a mirror such as ``LABHELPERS_DATA_DIR``, then system
+folders), then in a cache folder, and is finally downloaded into that cache under a temporary
+name, verified, then renamed. What makes a copy trustworthy is data, not code: the hashes that
+its :class:`RemoteFile` declares always decide; only for a file with none may a local folder's
+``SHA256SUMS`` vouch for its copy there, and where neither is known the size is checked.
 """
 
 from __future__ import annotations
@@ -23,7 +17,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +30,6 @@ __all__ = [
     "RemoteFile",
     "file_digest",
     "read_sums",
-    "resolve",
     "verify",
     "write_atomically",
 ]
@@ -84,11 +77,8 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 def read_sums(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 from ``folder/SHA256SUMS`` (none if there is no such file).
-
-    Raises:
-        FetchError: for a line that is not ``<64 hex digits>  <file name>``, naming the line.
-    """
+    """File name -> SHA-256 from ``folder/SHA256SUMS`` (none if there is no such file); a line
+    that is not ``<64 hex digits>  <file name>`` is a FetchError naming it."""
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
         return {}
@@ -109,12 +99,8 @@ def read_sums(folder: Path) -> dict[str, str]:
 
 def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None:
     """Say what is wrong with a copy of ``rf`` at ``path``, or return None if it is good.
-
-    A published hash (``rf.hashes``) always decides. ``vouched``, the SHA-256 that the copy's
-    own folder lists for it in ``SHA256SUMS``, counts only for a file with no published hash,
-    since a folder can hold a damaged or altered copy and list that too. Where neither is
-    known, the size is checked.
-    """
+    ``vouched``, the SHA-256 that its folder's ``SHA256SUMS`` lists, counts only for a file with
+    no published hash: a folder can hold a damaged or altered copy and list that too."""
     if rf.hashes:
         actual: dict[str, str] = {}
         for entry in rf.hashes:
@@ -149,11 +135,8 @@ def verify(path: Path, rf: RemoteFile, vouched: str | None = None) -> str | None
 
 
 def write_atomically(target: Path, fill: Callable[[Path], None]) -> None:
-    """Write ``target`` by ``fill(temporary path)`` beside it, then rename it to ``target``.
-
-    An interruption, or an error that ``fill`` raises (say, a failed check), leaves nothing
-    behind: ``target`` is either its old self or complete, never half written.
-    """
+    """Write ``target`` by ``fill(temporary path)`` beside it, then rename it to ``target``: an
+    interruption or an error in ``fill`` leaves ``target`` as it was, never half written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
@@ -203,71 +186,46 @@ class Lookup:
     """One file and the places where its resolution chain looks for it, in order."""
 
     file: RemoteFile
-    local_dirs: tuple[Path, ...]  # a mirror, system folders; see :func:`resolve`
+    local_dirs: tuple[Path, ...]  # a mirror, system folders
     cache: Path  # where downloads go
     what: str  # what the file is for, for messages, e.g. "dataset 'cats-and-dogs'"
     hint: str = ""  # one more way to get the file, for the error message
 
     def resolve(self) -> Path:
-        """Find the file or download it, as :func:`resolve` does; return its verified path."""
-        return resolve(
-            self.file,
-            local_dirs=self.local_dirs,
-            cache=self.cache,
-            what=self.what,
-            hint=self.hint,
-        )
+        """Find the file in ``local_dirs``, else in ``cache``, else download it there.
 
-
-def resolve(
-    rf: RemoteFile, *, local_dirs: Sequence[Path], cache: Path, what: str, hint: str = ""
-) -> Path:
-    """Find ``rf`` in ``local_dirs``, else in ``cache``, else download it there; return its path.
-
-    Args:
-        rf: the file and how to recognise a good copy.
-        local_dirs: folders to look in first, in order (a mirror, system folders); a copy there
-            must match one of ``rf.hashes``; only a file with none may be vouched for by the
-            SHA-256 that its folder's ``SHA256SUMS`` lists.
-        cache: where downloads go; a cached copy that fails its check is downloaded again.
-        what: what the file is for, for messages, e.g. ``"dataset 'cats-and-dogs'"``.
-        hint: one more way to get the file, added to the error message.
-
-    Raises:
-        MissingFile: the file is found nowhere and cannot be downloaded; the message lists
-            where we looked and how to fix it.
-        DamagedFile: a local copy, or the download, is not the expected file (even when its
-            folder lists it, if the file has a published hash).
-    """
-    looked = []
-    for folder in local_dirs:
-        path = folder / rf.name
+        A cached copy that fails :func:`verify` is downloaded again. Raises MissingFile (found
+        nowhere: the message lists where we looked and how to fix it) or DamagedFile.
+        """
+        rf, looked = self.file, []
+        for folder in self.local_dirs:
+            path = folder / rf.name
+            looked.append(str(path))
+            if path.is_file():
+                listed = read_sums(folder).get(rf.name)
+                problem = verify(path, rf, listed)
+                if problem:
+                    raise DamagedFile(
+                        f"{path} is damaged or not the expected file: {problem}. Replace it with a "
+                        + ("good copy (and its line in SHA256SUMS)" if listed else "good copy")
+                        + ", or delete it to use another source."
+                    )
+                return path
+        path = self.cache / rf.name
         looked.append(str(path))
-        if path.is_file():
-            listed = read_sums(folder).get(rf.name)
-            problem = verify(path, rf, listed)
-            if problem:
-                raise DamagedFile(
-                    f"{path} is damaged or not the expected file: {problem}. Replace it with a "
-                    + ("good copy (and its line in SHA256SUMS)" if listed else "good copy")
-                    + ", or delete it to use another source."
-                )
-            return path
-    path = cache / rf.name
-    looked.append(str(path))
-    if path.is_file() and verify(path, rf):
-        warnings.warn(f"{path} failed its check; downloading it again.", stacklevel=3)
-        path.unlink()
-    if not path.is_file():
-        try:
-            _download(rf, path)
-        except (urllib.error.URLError, OSError) as err:
-            where = "\n  ".join(looked)
-            raise MissingFile(
-                f"Could not find or download {rf.name} ({what}).\n"
-                f"Looked in:\n  {where}\nDownload from {rf.url} failed: {err}.\n"
-                "To fix: connect to the internet and run again; or set "
-                "LABHELPERS_DATA_DIR to a folder that holds the file"
-                + (f"; {hint}." if hint else ".")
-            ) from err
-    return path
+        if path.is_file() and verify(path, rf):
+            warnings.warn(f"{path} failed its check; downloading it again.", stacklevel=2)
+            path.unlink()
+        if not path.is_file():
+            try:
+                _download(rf, path)
+            except (urllib.error.URLError, OSError) as err:
+                where = "\n  ".join(looked)
+                raise MissingFile(
+                    f"Could not find or download {rf.name} ({self.what}).\n"
+                    f"Looked in:\n  {where}\nDownload from {rf.url} failed: {err}.\n"
+                    "To fix: connect to the internet and run again; or set "
+                    "LABHELPERS_DATA_DIR to a folder that holds the file"
+                    + (f"; {self.hint}." if self.hint else ".")
+                ) from err
+        return path
