@@ -27,15 +27,11 @@ def predict_in_batches(
 ) -> np.ndarray:
     """Run ``model`` on ``inputs`` a few at a time; return all outputs in one array of ``dtype``.
 
-    With ``progress`` (a label such as "VGG16 features") a line every few seconds says how many
-    inputs are done: on a slow CPU this can take minutes.
-
-    Each batch is converted to float32 (and passed through ``preprocess``, e.g. a base's
-    ``preprocess_input``) on its own, so inputs stored compactly (uint8 photos, float16
-    features) never exist whole as float32. Small batches keep the model's intermediate maps
-    small too (VGG16's first block alone holds 3 MiB per 112-pixel photo), and the outputs go
-    straight into one array: no list of pieces to concatenate. ``predict_on_batch`` runs the
-    model as one compiled graph: faster, and leaner, than calling it op by op.
+    Each batch goes through ``preprocess`` (e.g. a base's ``preprocess_input``) on its own. Small
+    batches keep the model's intermediate maps small too (VGG16's first block alone holds 3 MiB
+    per 112-pixel photo); ``predict_on_batch`` runs one compiled graph, faster and leaner than
+    op by op. With ``progress`` (a label such as "VGG16 features") a line every few seconds says
+    how many inputs are done: on a slow CPU this can take minutes.
     """
     if inputs is None:  # a notebook may set arrays it no longer needs to None, to save memory
         raise ValueError(
@@ -60,13 +56,11 @@ def predict_in_batches(
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Batches of arrays for ``fit``, ``evaluate`` and ``predict``, converted to float32 one
-    batch at a time.
+    """Batches of arrays for ``fit``, ``evaluate`` and ``predict``, made float32 one at a time.
 
-    For inputs stored compactly (float16 features, uint8 photos): the whole array never
-    exists as float32, and TensorFlow never sees a float16 tensor (which, on CPUs without
-    AVX-512, makes oneDNN print an error line). With ``shuffle_seed`` each epoch draws a new
-    order; without it the order is kept, so that ``predict`` lines up with ``y``.
+    TensorFlow never sees a float16 tensor (which, on CPUs without AVX-512, makes oneDNN print
+    an error line). With ``shuffle_seed`` each epoch draws a new order; without it the order is
+    kept, so that ``predict`` lines up with ``y``.
     """
 
     def __init__(

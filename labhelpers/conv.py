@@ -10,24 +10,18 @@ __all__ = ["conv_output_size"]
 def conv_output_size(
     size: int, kernel_size: int, *, stride: int = 1, padding: str | int = "valid", dilation: int = 1
 ) -> int:
-    """Output length along one axis of a convolution or pooling layer.
+    """Output length along one axis (height or width) of a convolution or pooling layer.
 
-    ``(size + 2 * padding - effective_kernel) // stride + 1``, where a dilated kernel covers
-    ``effective_kernel = dilation * (kernel_size - 1) + 1`` inputs.
-
-    Args:
-        size: input length (height or width).
-        kernel_size: kernel (or pool) length.
-        stride: step between windows.
-        padding: "valid" (no padding), "same" (Keras: pad so that the output is
-            ``ceil(size / stride)``), or a number of zeros added on each side.
-        dilation: spacing between kernel taps; 1 is an ordinary kernel.
+    ``(size + 2 * padding - effective_kernel) // stride + 1``, where a kernel with ``dilation``
+    (spacing between its taps; 1 is an ordinary kernel) covers
+    ``effective_kernel = dilation * (kernel_size - 1) + 1`` inputs. ``padding`` is "valid" (no
+    padding), "same" (Keras: the output is ``ceil(size / stride)``), or a number of zeros added
+    on each side.
     """
-    for name, value in [("size", size), ("kernel_size", kernel_size), ("stride", stride)]:
+    checked = {"size": size, "kernel_size": kernel_size, "stride": stride, "dilation": dilation}
+    for name, value in checked.items():
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if int(dilation) != dilation or dilation < 1:
-        raise ValueError(f"dilation must be a positive integer, got {dilation!r}.")
     if padding == "same":
         return math.ceil(size / stride)
     if padding == "valid":

@@ -1,20 +1,14 @@
 """The course settings, and the protocol between a lab notebook and the course runner.
 
-A lab's setup cell makes one call, ``course = labhelpers.setup(seed=42)``. It seeds every
-random generator, applies the display settings and returns the :class:`Course`: whether this
-run is fast (little data, few epochs, as in CI) and how to shrink the data and the epochs in
-one way for every lab. Back to the runner go the headline figures, through :func:`report`.
+A lab's setup cell calls ``course = labhelpers.setup(seed=42)``; the :class:`Course` it returns
+says whether the run is fast, and shrinks data and epochs one way for every lab. :func:`report`
+sends the headline figures back. Only this module reads labhelpers' environment variables,
+which the runner sets per kernel: a student's kernel has none, and runs in full mode.
 
-This module is the only one that reads labhelpers' environment variables. The course runner
-sets them in each kernel's own environment (``coursetools.runner.kernel_environment``); a
-student's kernel, which has none of them, runs in full mode.
-
-Importing it (``import labhelpers`` does) also gives TensorFlow two defaults that it reads
-only when it loads, so a lab's setup cell imports ``labhelpers`` before Keras: its start-up
-messages hidden (``TF_CPP_MIN_LOG_LEVEL=2``), and its oneDNN kernels on
-(``TF_ENABLE_ONEDNN_OPTS=1``), which TensorFlow turns on by itself only on CPUs with AVX-512
-VNNI, AVX-VNNI or AMX, although elsewhere (Binder, many laptops) they run the labs faster and
-in less memory. A value already set in the environment wins.
+Importing it (``import labhelpers`` does) gives TensorFlow two defaults, read only when it
+loads (so setup cells import ``labhelpers`` before Keras; a value already set wins): start-up
+messages hidden, and oneDNN kernels on, which TensorFlow does itself only on CPUs with AVX-512
+VNNI, AVX-VNNI or AMX although they run the labs faster and leaner elsewhere too.
 """
 
 from __future__ import annotations
@@ -59,11 +53,8 @@ for _name, _value in TENSORFLOW_DEFAULTS.items():
 
 
 def stratified_sample(labels: Any, size: int, seed: int) -> np.ndarray:
-    """Indices of ``size`` items drawn with every class in its share, in their original order.
-
-    The one subset recipe of the course: Fashion-MNIST, cats and dogs and flowers are all cut
-    the same way in fast mode, so that every class stays represented.
-    """
+    """Indices of ``size`` items drawn with every class in its share, in their original order:
+    how fast mode cuts every dataset, so that every class stays represented."""
     labels = np.asarray(labels).ravel()
     if size >= len(labels):
         return np.arange(len(labels))
@@ -119,11 +110,8 @@ def from_environment(seed: int = 42) -> Course:
 
 
 def setup(seed: int = 42) -> Course:
-    """Seed Python, NumPy and Keras, apply the display settings, print the versions.
-
-    Returns:
-        The :class:`Course` of this run; pass its values to the code that needs them.
-    """
+    """Seed Python, NumPy and Keras, apply the display settings, print the versions; return
+    this run's :class:`Course`, whose values go to the code that needs them."""
     from labhelpers.memory import limit_arenas
     from labhelpers.plots import setup_display
 
@@ -145,14 +133,10 @@ def report(
 ) -> float:
     """Show a headline figure, record it for the course runner, and return it.
 
-    Args:
-        name: the figure's name in the runner's table, e.g. ``"test_accuracy"``; the notebook
-            shows it in words ("test accuracy: 0.8712").
-        value: the figure.
-        at_least: what a full run on a typical laptop CPU reaches at least, if anything.
-        at_most: what a full run stays below, if anything (a gap, a loss, seconds). Only the
-            course runner's table shows these expectations; a full run fails a lab whose figure
-            is outside them. A student's notebook shows the figure alone.
+    ``name`` is the figure's name in the runner's table, e.g. ``"test_accuracy"`` (the notebook
+    shows "test accuracy: 0.8712"). ``at_least`` and ``at_most``, what a full run on a typical
+    laptop CPU reaches or stays below, appear only in the runner's table, and a full run fails a
+    lab whose figure is outside them.
     """
     value = float(value)
     print(f"{name.replace('_', ' ')}: {value:.4g}")

@@ -1,11 +1,9 @@
 """Keep a long notebook's memory down on Linux, where Binder stops a session above 2 GB.
 
-glibc gives each thread that allocates under contention its own arena, up to eight per core,
-and frees memory into them rather than back to the system; TensorFlow's thread pools make
-many. In a lab that trains a dozen models one after the other, the kernel's resident memory
-then grows by a few hundred MiB that nothing uses (measured on a 2-core CPU without AVX-512:
-four trainings in a row left 900 MiB resident, 718 MiB with both calls below). Elsewhere
-(macOS, Windows, musl) these calls do nothing.
+glibc gives each thread that allocates under contention its own arena (TensorFlow's thread
+pools make many) and frees memory into them rather than back to the system: a lab that trains
+a dozen models grows by a few hundred MiB that nothing uses (four trainings on a 2-core CPU
+left 900 MiB resident, 718 MiB with both calls below). Elsewhere these calls do nothing.
 """
 
 from __future__ import annotations

@@ -33,12 +33,11 @@ def check_labels(
             )
         arrays.append(("y_pred", y_pred))
     for name, labels in arrays:
-        if not np.issubdtype(labels.dtype, np.integer):
-            if not np.all(np.mod(labels, 1) == 0):
-                raise ValueError(
-                    f"{name} must hold integer class indices, got values like {labels[:3]}; "
-                    "for probabilities use argmax (multi-class) or > 0.5 (binary)."
-                )
+        if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
+            raise ValueError(
+                f"{name} must hold integer class indices, got values like {labels[:3]}; "
+                "for probabilities use argmax (multi-class) or > 0.5 (binary)."
+            )
         if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
             bad = labels[(labels < 0) | (labels >= len(class_names))][0]
             raise ValueError(
@@ -66,11 +65,8 @@ def check_scores(y_true: np.ndarray, scores: np.ndarray, class_names: Sequence[s
 def classification_table(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> pd.DataFrame:
-    """Per-class precision, recall, specificity, F1 and support, plus three averages.
-
-    Averages: "macro" treats every class alike, "weighted" weights classes by support, and
-    "micro" pools all decisions (for single-label problems it equals accuracy).
-    """
+    """Per-class precision, recall, specificity, F1 and support, plus three averages: "macro"
+    treats every class alike, "weighted" weights them by support, "micro" pools all decisions."""
     y_true, y_pred = check_labels(y_true, y_pred, class_names)
     labels = np.arange(len(class_names))
     kwargs = {"labels": labels, "zero_division": 0}
@@ -128,15 +124,9 @@ def runs_table(
 ) -> pd.DataFrame:
     """Summarise training runs side by side, one row per run, from their histories.
 
-    Args:
-        runs: run name -> Keras ``History`` (or its ``.history`` dict) with ``metric`` and
-            ``val_`` + ``metric``.
-        seconds: run name -> training time in seconds, if measured.
-        metric: the metric to summarise.
-
-    Returns:
-        A DataFrame with the best validation value and its epoch, the final validation value,
-        the train-validation gap at the final epoch, the number of epochs run, and seconds.
+    ``runs`` maps a run's name to its Keras ``History`` (or its ``.history`` dict), ``seconds``
+    to its training time if measured. A row holds the best validation ``metric`` and its epoch,
+    the final one, the train-validation gap at the final epoch, the epochs run, and seconds.
     """
     rows = {}
     for name, history in runs.items():

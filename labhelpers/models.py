@@ -16,16 +16,12 @@ __all__ = ["cats_dogs_cnn", "clear_session"]
 def clear_session() -> None:
     """Forget the models built so far: ``keras.backend.clear_session()``, plus a leak fix.
 
-    TensorFlow 2.19 and 2.20 keep a global table entry for every ``tf.custom_gradient`` traced
-    in a graph, and Keras' training step traces one (in the default distribution strategy's
-    ``all_reduce``). The entry holds the whole traced graph, so each model trained leaves
-    5-12 MB behind for the life of the kernel, even after ``del model`` and Keras'
-    ``clear_session`` (tensorflow/tensorflow#97697). A notebook that trains thirty models
-    piles up hundreds of MB; this drops those entries so that the graphs can be freed.
-
-    Models still in use keep working: their training step was traced, gradients included,
-    when ``fit`` first ran, and a new trace registers a new entry. What was freed then goes back
-    to the system (:func:`labhelpers.memory.return_freed_memory`).
+    TensorFlow 2.19 and 2.20 keep a global table entry, holding the whole traced graph, for
+    every ``tf.custom_gradient`` traced, and Keras' training step traces one: each model trained
+    leaves 5-12 MB behind for the life of the kernel, even after ``del model`` and Keras'
+    ``clear_session`` (tensorflow/tensorflow#97697). This drops those entries, then gives the
+    memory back to the system. Models still in use keep working: their training step was traced
+    when ``fit`` first ran, and a new trace registers a new entry.
     """
     if keras.backend.backend() == "tensorflow":
         from tensorflow.python.framework import ops
@@ -48,20 +44,12 @@ def cats_dogs_cnn(
 ) -> keras.Sequential:
     """Build Lab 2's cats-vs-dogs CNN, optionally smaller, with dropout or with augmentation.
 
-    With the defaults this is exactly Lab 2's network: ``Rescaling``, one convolution block
-    (3 x 3 convolution, ReLU, 2 x 2 max pooling) per entry of ``filters``, ``Flatten``, a dense
-    layer and one sigmoid unit giving P(dog). The model is not compiled. (Lab 3 writes its L2
-    and batch-normalised versions out in Keras, where students see how they are made.)
-
-    Args:
-        image_size: height and width of the input images (3 channels, bytes 0-255).
-        filters: number of filters of each convolution block.
-        dense_units: units of the dense layer before the output.
-        dropout: rate of a ``Dropout`` layer between ``Flatten`` and the dense layer, where
-            most of the weights are (0 for none).
-        augmentation: a layer (often a ``Sequential`` of random layers) applied to the raw
-            images first; it is active only in training.
-        name: the model's name.
+    With the defaults this is exactly Lab 2's network, not compiled: ``Rescaling`` of RGB bytes
+    of ``image_size``, one block (3 x 3 convolution, ReLU, 2 x 2 max pooling) per entry of
+    ``filters``, ``Flatten``, a dense layer of ``dense_units`` and one sigmoid unit giving
+    P(dog). ``dropout`` adds a ``Dropout`` layer before the dense layer, where most of the
+    weights are; ``augmentation`` (random layers, active only in training) comes first. (Lab 3
+    writes its L2 and batch-normalised versions out in Keras, where students see how.)
     """
     stack: list[keras.layers.Layer] = [keras.Input(shape=(*image_size, 3))]
     if augmentation is not None:

@@ -39,13 +39,11 @@ def setup_display() -> None:
     np.set_printoptions(precision=4, suppress=True)
 
 
-def _grid(n: int, ncols: int, cell: float = 1.6, rows_per_item: int = 1) -> tuple[Figure, Any]:
+def _grid(n: int, ncols: int, cell: float = 1.6) -> tuple[Figure, Any]:
     """A figure with enough axes for ``n`` items, ticks and grid off, spare axes hidden."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(
-        nrows * rows_per_item, ncols, figsize=(cell * ncols, cell * nrows), squeeze=False
-    )
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -77,11 +75,9 @@ def plot_images(
 ) -> tuple[Figure, np.ndarray]:
     """Show images in a grid, titled with their class; with ``predicted``, right or wrong.
 
-    Args:
-        images: (n, height, width) or (n, height, width, channels).
-        labels: true class indices, shown as titles when ``class_names`` is given.
-        predicted: predicted class indices; titles then read "predicted (true)", in green
-            when right and red when wrong.
+    ``images`` are (n, height, width) or (n, height, width, channels). With ``class_names``,
+    ``labels`` (true class indices) are the titles; with ``predicted`` too, a title reads
+    "predicted (true)", in green when right and red when wrong.
     """
     images = np.asarray(images)
     if labels is not None and class_names is not None:
@@ -119,14 +115,9 @@ def plot_history(
 ) -> np.ndarray:
     """Plot training curves: training solid, validation dashed, one colour per run.
 
-    Args:
-        history: a Keras ``History``, a dict ``{"loss": [...], "val_loss": [...]}``, or a dict
-            of named runs ``{"small": history1, "large": history2}`` to overlay.
-        metrics: the metrics to plot, one panel each; default: every metric of the first run.
-        axes: one Axes per metric to draw on; default: a new figure.
-
-    Returns:
-        The Axes, one per metric.
+    ``history`` is a Keras ``History``, a dict ``{"loss": [...], "val_loss": [...]}``, or a dict
+    of named runs ``{"small": history1, "large": history2}`` to overlay. One panel per metric
+    (default: every metric of the first run), drawn on ``axes`` or a new figure; returns the Axes.
     """
     runs = _as_runs(history)
     first = next(iter(runs.values()))
@@ -166,11 +157,8 @@ def plot_predictions(
     *,
     ncols: int = 3,
 ) -> tuple[Figure, np.ndarray]:
-    """Show each image beside a bar chart of its predicted probabilities.
-
-    The predicted class's bar is red when wrong, green when right; the true class's bar is
-    outlined in black. Returns ``(fig, axes)`` with axes of shape (rows, 2 * ncols).
-    """
+    """Show each image beside a bar chart of its predicted probabilities: the predicted class's
+    bar red when wrong, green when right, the true class's outlined; axes (rows, 2 * ncols)."""
     images = np.asarray(images)
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.shape != (len(images), len(class_names)):
@@ -217,9 +205,8 @@ def plot_confusion_matrix(
 ) -> Axes:
     """Draw the confusion matrix as an annotated heatmap; rows are true, columns predicted.
 
-    Args:
-        normalize: None for counts; "true" for each row to sum to 1 (recall on the diagonal),
-            "pred" for columns (precision on the diagonal), "all" for the whole matrix.
+    ``normalize``: None for counts; "true" for each row to sum to 1 (recall on the diagonal),
+    "pred" for columns (precision on the diagonal), "all" for the whole matrix.
     """
     y_true, y_pred = check_labels(y_true, y_pred, class_names)
     if normalize not in (None, "true", "pred", "all"):
@@ -254,9 +241,7 @@ def _curve_axes(ax: Axes | None, xlabel: str, ylabel: str, title: str) -> Axes:
 
 def _one_vs_rest(ax: Axes, y_true: np.ndarray, scores: np.ndarray, names, curve, summary) -> list:
     """Draw each class against the rest, then the micro average; return the class curves.
-
-    ``curve(truth, score)`` gives the (x, y) points; ``summary`` scores one curve (AUC, AP).
-    """
+    ``curve(truth, score)`` gives the (x, y) points; ``summary`` scores one curve (AUC, AP)."""
     onehot = np.eye(len(names))[y_true]
     curves = []
     for i, name in enumerate(names):
@@ -280,18 +265,13 @@ def _precision_recall(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray,
 
 
 def plot_roc_curves(
-    y_true: np.ndarray,
-    scores: np.ndarray,
-    class_names: Sequence[str],
-    *,
-    ax: Axes | None = None,
+    y_true: np.ndarray, scores: np.ndarray, class_names: Sequence[str], *, ax: Axes | None = None
 ) -> Axes:
     """ROC curves with AUC in the legend: one curve for two classes, else one-vs-rest.
 
-    Args:
-        scores: for two classes, P(class 1) per sample (a sigmoid's output); otherwise a
-            (samples, classes) array of probabilities. Multi-class plots add the micro
-            average (all decisions pooled) and macro average (mean of the class curves).
+    ``scores``: for two classes, P(class 1) per sample (a sigmoid's output); otherwise a
+    (samples, classes) array of probabilities, and the plot adds the micro average (all
+    decisions pooled) and the macro average (mean of the class curves).
     """
     y_true, _ = check_labels(y_true, None, class_names)
     scores = check_scores(y_true, scores, class_names)
@@ -312,17 +292,10 @@ def plot_roc_curves(
 
 
 def plot_precision_recall_curves(
-    y_true: np.ndarray,
-    scores: np.ndarray,
-    class_names: Sequence[str],
-    *,
-    ax: Axes | None = None,
+    y_true: np.ndarray, scores: np.ndarray, class_names: Sequence[str], *, ax: Axes | None = None
 ) -> Axes:
-    """Precision-recall curves with average precision (AP) in the legend.
-
-    ``scores`` as for :func:`plot_roc_curves`. For two classes a horizontal line marks the
-    precision of guessing (the positive class's share of the samples).
-    """
+    """Precision-recall curves with average precision (AP) in the legend, ``scores`` as for
+    :func:`plot_roc_curves`; for two classes a line marks the precision of guessing."""
     y_true, _ = check_labels(y_true, None, class_names)
     scores = check_scores(y_true, scores, class_names)
     ax = _curve_axes(ax, "recall", "precision", "Precision-recall curve")
@@ -348,9 +321,8 @@ def plot_feature_maps(
 ) -> tuple[Figure, np.ndarray]:
     """Show the channels of one layer's output, (height, width, channels), one per panel.
 
-    With ``signed=True`` each map is drawn on a diverging colour map centred on zero, with a
-    colour bar, so that negative responses (one side of an edge) read differently from
-    positive ones. ``cmap`` defaults to "viridis", or "RdBu_r" for signed maps.
+    ``signed=True`` centres a diverging colour map ("RdBu_r"; else "viridis") on zero, with a
+    colour bar, so that negative responses (one side of an edge) read apart from positive ones.
     """
     maps = np.asarray(maps)
     if maps.ndim == 4 and maps.shape[0] == 1:
@@ -376,11 +348,8 @@ def plot_feature_maps(
 
 
 def plot_filters(kernels: np.ndarray, *, ncols: int = 8) -> tuple[Figure, np.ndarray]:
-    """Show a convolution layer's filters, (kh, kw, in_channels, filters), one per panel.
-
-    Filters over three input channels are shown in colour, each scaled to 0-1; others show
-    their first input channel in grey.
-    """
+    """Show a convolution layer's filters, (kh, kw, in_channels, filters), one per panel: in
+    colour (each scaled to 0-1) over three input channels, else their first channel in grey."""
     kernels = np.asarray(kernels, dtype=float)
     if kernels.ndim != 4:
         raise ValueError(

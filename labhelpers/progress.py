@@ -1,9 +1,7 @@
 """Progress lines for long cells, so that a student can tell a working cell from a hung one.
 
-A training run with ``verbose=0`` or a long loop prints nothing for minutes on a slow CPU.
-These helpers print one short line every few seconds instead of a line per epoch (which would
-bury a cell that trains five models) or a progress bar (which an executed notebook keeps as
-escape codes):
+They print one short line every few seconds: a line per epoch would bury a cell that trains
+five models, and an executed notebook keeps a progress bar as escape codes.
 
     model.fit(x, y, epochs=20, verbose=0, callbacks=[EpochProgress("dropout")])
     # dropout: epoch 7/20, loss 0.41, val_accuracy 0.78

@@ -14,10 +14,8 @@ __all__ = ["copy_for_student"]
 def copy_for_student(
     target_dir: Path = Path("my-labs"), student_dir: Path = Path("notebooks/student")
 ) -> list[tuple[Path, bool]]:
-    """Copy each student version into ``target_dir`` unless a copy is there already.
-
-    Returns (path, copied) for every lab.
-    """
+    """Copy each student version into ``target_dir`` unless a copy is there already; return
+    (path, copied) for every lab."""
     labs = sorted(Path(student_dir).glob("[0-9]*.ipynb"))
     if not labs:
         raise FileNotFoundError(
