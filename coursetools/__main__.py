@@ -1,5 +1,5 @@
 """The instructors' command line: ``python -m coursetools {run,generate,grading,classroom,site,
-hub,autograde}``.
+hub,autograde,sizing}``.
 
 Each command is one small parser (``_add_*``) and one function that carries it out; run them
 from the repository root.
@@ -283,6 +283,41 @@ def _add_autograde(commands) -> None:
     autograde.set_defaults(handler=_autograde)
 
 
+def _sizing(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from labhelpers.course import Course
+
+    from coursetools.sizing import measure_students
+
+    if not args.notebook.is_file():
+        parser.error(f"no such notebook: {args.notebook}")
+    if args.students < 1:
+        parser.error("--students must be at least 1")
+    course = Course(fast=args.fast, random_weights=args.random_weights)
+    results = measure_students(args.notebook, args.students, args.output, course, args.timeout)
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _add_sizing(commands) -> None:
+    sizing = commands.add_parser(
+        "sizing",
+        help="run one lab as several students at once on this machine; measure each run's "
+        "time and peak memory (to size a classroom hub)",
+    )
+    sizing.add_argument(
+        "notebook", type=Path, help="for example notebooks/02_convolutional_networks.ipynb"
+    )
+    sizing.add_argument("--students", type=int, default=2, help="kernels at once (default: 2)")
+    sizing.add_argument("--fast", action="store_true", help="small data, few epochs")
+    sizing.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="as for run: random weights where pre-trained ones cannot be had",
+    )
+    sizing.add_argument("--output", type=Path, default=Path("build/sizing"), help="%(default)s")
+    sizing.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    sizing.set_defaults(handler=_sizing)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and carry out its command; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m coursetools")
@@ -295,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         _add_site,
         _add_hub,
         _add_autograde,
+        _add_sizing,
     ):
         add(commands)
     args = parser.parse_args(argv)
