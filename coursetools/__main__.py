@@ -318,6 +318,42 @@ def _add_sizing(commands) -> None:
     sizing.set_defaults(handler=_sizing)
 
 
+def _grading_time(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        from coursetools.sizing import time_grading
+    except ImportError as error:
+        parser.error(f"{error}: grading needs nbgrader: pip install -r requirements-dev.txt")
+    known = [labs.lab_id(source) for source in labs.sources()]
+    unknown = [lab for lab in args.assignments if lab not in known]
+    if unknown:
+        parser.error(f"no such lab: {', '.join(unknown)} (the labs: {', '.join(known)})")
+    if args.submissions < 1 or min(args.jobs) < 1:
+        parser.error("--submissions and --jobs must be at least 1")
+    try:
+        time_grading(args.assignments, args.submissions, args.jobs, args.output, Path.cwd())
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_grading_time(commands) -> None:
+    timing = commands.add_parser(
+        "grading-time",
+        help="autograde copies of labs' solutions as a class's submissions; time it (to "
+        "know how long a class takes to grade)",
+    )
+    timing.add_argument("assignments", nargs="+", help="for example lab1 lab3")
+    timing.add_argument("--submissions", type=int, default=2, help="per lab (default: 2)")
+    timing.add_argument(
+        "--jobs", type=int, nargs="+", default=[2], help="processes at once, one run each"
+    )
+    timing.add_argument(
+        "--output", type=Path, default=Path("build/grading-time"), help="%(default)s"
+    )
+    timing.set_defaults(handler=_grading_time)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and carry out its command; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m coursetools")
@@ -331,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         _add_hub,
         _add_autograde,
         _add_sizing,
+        _add_grading_time,
     ):
         add(commands)
     args = parser.parse_args(argv)

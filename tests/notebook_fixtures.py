@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -55,3 +55,53 @@ def answered(
 def cell_of(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
     """The cell of ``nb`` whose nbgrader grade id is ``grade_id``."""
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def check_cell(number: int, call: str) -> nbformat.NotebookNode:
+    """A check cell as the labs write it: a verdict for the student, the graded form hidden."""
+    source = (
+        f"check({number}, {call})\n### BEGIN HIDDEN TESTS\n"
+        f"assert {call}, 'Exercise {number}: not quite; reread the section above.'\n"
+        "### END HIDDEN TESTS"
+    )
+    return graded(new_code_cell(source), f"exercise_{number}", grade=True, locked=True, points=1)
+
+
+def fixture_lab() -> nbformat.NotebookNode:
+    """A lab of two exercises with nbgrader's metadata, as the sources have it."""
+    setup = (
+        "def check(number, passed):\n"
+        "    print(f'Exercise {number}: ' + ('correct' if passed else 'not quite'))"
+    )
+    cells = [
+        new_markdown_cell("# Lab 9: a fixture"),
+        graded(new_code_cell(setup), "setup", locked=True),
+        graded(
+            new_code_cell(
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+            ),
+            "exercise_1_answer",
+            solution=True,
+        ),
+        check_cell(1, "double(2) == 4"),
+        graded(
+            new_code_cell("words = []\n### BEGIN SOLUTION\nwords = ['a', 'b']\n### END SOLUTION"),
+            "exercise_2_answer",
+            solution=True,
+        ),
+        check_cell(2, "len(words) == 2"),
+        graded(
+            new_markdown_cell("Doubling twice is multiplying by four."),
+            "exercise_3_answer",
+            solution=True,
+            grade=True,
+            points=1,
+        ),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb

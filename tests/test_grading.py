@@ -22,13 +22,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 pytest.importorskip(
     "nbgrader", reason="grading needs nbgrader: pip install -r requirements-dev.txt"
 )
 
-from notebook_fixtures import answered, cell_of, graded  # noqa: E402
+from notebook_fixtures import answered, cell_of, fixture_lab  # noqa: E402
 
 from coursetools import labs  # noqa: E402 - after the skip
 from coursetools.grading import prepare_course  # noqa: E402
@@ -44,56 +43,6 @@ STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]  # gina ha
 # Seconds per cell: the fixture's cells take milliseconds, so its never-ending notebook is
 # stopped after a few seconds.
 TIMEOUT = 5
-
-
-def _check(number: int, call: str) -> nbformat.NotebookNode:
-    """A check cell as the labs write it: a verdict for the student, the graded form hidden."""
-    source = (
-        f"check({number}, {call})\n### BEGIN HIDDEN TESTS\n"
-        f"assert {call}, 'Exercise {number}: not quite; reread the section above.'\n"
-        "### END HIDDEN TESTS"
-    )
-    return graded(new_code_cell(source), f"exercise_{number}", grade=True, locked=True, points=1)
-
-
-def fixture_lab() -> nbformat.NotebookNode:
-    """A lab of two exercises with nbgrader's metadata, as the sources have it."""
-    setup = (
-        "def check(number, passed):\n"
-        "    print(f'Exercise {number}: ' + ('correct' if passed else 'not quite'))"
-    )
-    cells = [
-        new_markdown_cell("# Lab 9: a fixture"),
-        graded(new_code_cell(setup), "setup", locked=True),
-        graded(
-            new_code_cell(
-                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
-            ),
-            "exercise_1_answer",
-            solution=True,
-        ),
-        _check(1, "double(2) == 4"),
-        graded(
-            new_code_cell("words = []\n### BEGIN SOLUTION\nwords = ['a', 'b']\n### END SOLUTION"),
-            "exercise_2_answer",
-            solution=True,
-        ),
-        _check(2, "len(words) == 2"),
-        graded(
-            new_markdown_cell("Doubling twice is multiplying by four."),
-            "exercise_3_answer",
-            solution=True,
-            grade=True,
-            points=1,
-        ),
-    ]
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    return nb
 
 
 def shell(folder: Path, command: str, ok: bool = True) -> subprocess.CompletedProcess:

@@ -1,11 +1,13 @@
-"""``python -m coursetools sizing``: one lab run by several students at once, each measured."""
+"""``python -m coursetools sizing``: one lab run by several students at once, each measured;
+``grading-time``: a lab's solution autograded as a class's submissions, timed."""
 
 from __future__ import annotations
 
 import json
 
+import nbformat
 import pytest
-from notebook_fixtures import write_notebook
+from notebook_fixtures import cell_of, fixture_lab, write_notebook
 
 from coursetools.__main__ import main
 
@@ -62,3 +64,49 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys, args, message):
         main(["sizing", *args])
 
     assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+def fixture_repo(tmp_path, answer: str | None = None):
+    """A checkout whose one lab is the grading tests' fixture (lab9), maybe answered wrong."""
+    nb = fixture_lab()
+    if answer is not None:
+        cell_of(nb, "exercise_1_answer").source = answer
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "09_fixture.ipynb")
+    return tmp_path
+
+
+def test_grading_is_timed_one_and_two_at_a_time(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(fixture_repo(tmp_path))
+    args = ["grading-time", "lab9", "--submissions", "2", "--jobs", "1", "2"]
+
+    assert main([*args, "--output", "timing"]) == 0, capsys.readouterr().err
+
+    measured = json.loads((tmp_path / "timing" / "grading.json").read_text())
+    assert "AVX-512" in measured["machine"]
+    rows = measured["rows"]
+    assert [(r["assignment"], r["submissions"], r["jobs"]) for r in rows] == [
+        ("lab9", 2, 1),
+        ("lab9", 2, 2),
+    ]
+    assert all(r["wall_s"] > 0 for r in rows)
+    table = (tmp_path / "timing" / "grading.md").read_text()
+    assert "| lab9 | 2 | 2 |" in table and "class of 200" in table
+    assert table in capsys.readouterr().out
+
+
+def test_a_solution_short_of_full_marks_fails_the_timing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(fixture_repo(tmp_path, answer="def double(x):\n    return x + 1"))
+
+    assert main(["grading-time", "lab9", "--submissions", "1", "--jobs", "1"]) == 1
+
+    assert "not graded with full marks: ['timing-1']" in capsys.readouterr().err
+
+
+def test_an_unknown_lab_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(fixture_repo(tmp_path))
+
+    with pytest.raises(SystemExit) as exit:
+        main(["grading-time", "lab7"])
+
+    assert exit.value.code == 2 and "no such lab: lab7 (the labs: lab9)" in capsys.readouterr().err
