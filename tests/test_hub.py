@@ -235,8 +235,10 @@ def run_cells(port: int, user: str, token: str, cells: list[str]) -> list[tuple[
                 }
             )
         )
-        outputs, status = [], None
-        while status is None:
+        # The reply (shell) may come before the outputs (iopub): a cell is done when both the
+        # reply and the kernel's "idle", which follows the cell's last output, have come.
+        outputs, status, idle = [], None, False
+        while status is None or not idle:
             message = json.loads(ws.recv())
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -247,6 +249,8 @@ def run_cells(port: int, user: str, token: str, cells: list[str]) -> list[tuple[
                 outputs.append(f"{content['ename']}: {content['evalue']}")
             elif message["msg_type"] == "execute_reply":
                 status = content["status"]
+            elif message["msg_type"] == "status":
+                idle = content["execution_state"] == "idle"
         results.append((status, "".join(outputs)))
     ws.close()
     hub_api(port, f"{base}/{kernel_id}", token, "DELETE")
@@ -455,7 +459,7 @@ def _walk(port: int, hub: subprocess.Popen, children: list, started: float):
     )
     ran = run_cells(port, "kl-alice", tokens["kl-alice"], [setup_cell, probe])
     assert [status for status, _ in ran] == ["ok", "ok"], ran
-    kernel_says = ran[1][1].strip().split("|")
+    kernel_says = ran[1][1].strip().splitlines()[-1].split("|")  # after any warning
     hub_api(port, "/hub/api/users/kl-alice/server", tokens["kl-alice"], "DELETE")
 
     # The instructor: collect (the forgery is skipped), grade in parallel, feedback, export.
