@@ -68,13 +68,20 @@ def measure_students(
         ]
         results = [run.result() for run in runs]
     meta["date"] = time.strftime("%Y-%m-%d %H:%M")
-    (out_dir / "sizing.json").write_text(
-        json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2) + "\n"
+    _write_report(
+        out_dir,
+        "sizing",
+        {**meta, "results": [asdict(r) for r in results]},
+        sizing_markdown(results, meta),
     )
-    table = sizing_markdown(results, meta)
-    (out_dir / "sizing.md").write_text(table)
-    print("\n" + table)
     return results
+
+
+def _write_report(out_dir: Path, name: str, measured: dict, table: str) -> None:
+    """Keep a measurement as ``name.json`` and its table as ``name.md``; print the table."""
+    (out_dir / f"{name}.json").write_text(json.dumps(measured, indent=2) + "\n")
+    (out_dir / f"{name}.md").write_text(table)
+    print("\n" + table)
 
 
 def sizing_markdown(results: list[NotebookResult], meta: dict) -> str:
@@ -184,8 +191,5 @@ def time_grading(
             rows.append(measure_grading(course_dir, assignment, submissions, n))
             print(f"{assignment}, {n} at once: {rows[-1]['wall_s']:.0f} s", flush=True)
     meta["date"] = time.strftime("%Y-%m-%d %H:%M")
-    (out_dir / "grading.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    table = grading_markdown(rows, meta)
-    (out_dir / "grading.md").write_text(table)
-    print("\n" + table)
+    _write_report(out_dir, "grading", {**meta, "rows": rows}, grading_markdown(rows, meta))
     return rows
