@@ -20,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -285,6 +286,9 @@ def setup(settings: Settings, sources: Iterable[Path]) -> Path:
 def start(settings: Settings) -> None:
     """Replace this process with JupyterHub, run from the state folder with its config."""
     os.chdir(settings.state)
+    # A command started in the background of a script inherits SIGINT ignored, and so would the
+    # hub's services (the idle culler): JupyterHub stops them with SIGINT, then waits 30 s.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     hub = str(BIN / "jupyterhub")
     os.execv(hub, [hub, "--config", str(Path(settings.state, "jupyterhub_config.py"))])
 
