@@ -8,6 +8,8 @@ must be those of the one-server hub (coursetools.hub). No cluster and no root ne
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,13 @@ yaml = pytest.importorskip("yaml")
 
 from traitlets.config import Config  # noqa: E402
 
-from coursetools.hub import CONFIG_FILE, Settings, configure, nbgrader_config  # noqa: E402
+from coursetools.hub import (  # noqa: E402
+    CONFIG_FILE,
+    Settings,
+    configure,
+    nbgrader_config,
+    start,
+)
 
 ROOT = Path(__file__).parents[1]
 CHART = Path(__file__).parent / "z2jh"
@@ -84,3 +92,24 @@ def test_the_one_server_hub_settings():
     culler = c.JupyterHub.services[0]
     assert culler["name"] == "idle-culler" and "--timeout=3600" in culler["command"]
     assert set(c.JupyterHub.load_roles[0]["scopes"]) >= {"list:users", "delete:servers"}
+
+
+def test_the_hub_starts_with_sigint_at_its_default(tmp_path, monkeypatch):
+    # A hub started in the background of a script inherits SIGINT ignored; JupyterHub stops its
+    # services (the idle culler) with SIGINT, and would wait 30 s for each that ignored it too.
+    ran = []
+
+    def execv(path, args):
+        ran.append((path, args, signal.getsignal(signal.SIGINT)))
+
+    monkeypatch.setattr(os, "execv", execv)
+    monkeypatch.chdir(tmp_path)  # start() runs JupyterHub from the state folder
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start(Settings(state=str(tmp_path)))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    [(path, args, handler)] = ran
+    assert handler == signal.SIG_DFL
+    assert Path(path).name == "jupyterhub"
+    assert args[1:] == ["--config", str(tmp_path / "jupyterhub_config.py")]
