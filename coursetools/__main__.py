@@ -371,6 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     ):
         add(commands)
     args = parser.parse_args(argv)
+    # nbgrader's gradebook runs `alembic` by name: under sudo, or from .venv/bin/python without
+    # the environment activated, PATH lacks this environment's scripts.
+    scripts, path = str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, path])
     return args.handler(args, parser)
 
 

@@ -51,6 +51,8 @@ HUB_COMMAND = (
     "sudo .venv/bin/python -m coursetools hub --instructor kl-teacher --students students.csv "
     "--data /srv/keras-labs/data"
 )
+# The PATH that sudo gives the command (Debian's secure_path): no environment's scripts on it.
+SUDO_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BASE = Path("/tmp/kl-hubtest")  # the test's own folders, emptied on every run
 COURSE = "kl-hubtest"
 TEACHER = "kl-teacher"
@@ -310,7 +312,7 @@ def term():
         f"--python={python}",
     ]
     log = (BASE / "hub.log").open("w")
-    env = dict(os.environ, LABHELPERS_FAST="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, LABHELPERS_FAST="1", TF_CPP_MIN_LOG_LEVEL="2", PATH=SUDO_PATH)
     hub = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

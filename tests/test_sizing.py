@@ -78,6 +78,9 @@ def fixture_repo(tmp_path, answer: str | None = None):
 
 def test_grading_is_timed_one_and_two_at_a_time(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(fixture_repo(tmp_path))
+    # As from .venv/bin/python with the environment not activated: nbgrader's gradebook runs
+    # `alembic` by name, which the command must still find.
+    monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     args = ["grading-time", "lab9", "--submissions", "2", "--jobs", "1", "2"]
 
     assert main([*args, "--output", "timing"]) == 0, capsys.readouterr().err
