@@ -203,8 +203,9 @@ class Student:
             crumbs = self.page.locator(".jp-BreadCrumbs")
             sync_api.expect(crumbs).to_have_text(re.compile(rf"^\s*/\s*{shown}\s*/\s*$"))
         listing.get_by_text(name, exact=True).dblclick()
-        tab = self.page.locator(".jp-mod-current.lm-TabBar-tab")
-        sync_api.expect(tab).to_have_attribute("title", re.compile(rf"Path: {relative}\b"))
+        tab = self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+        path_line = re.compile(rf"^Path: {re.escape(relative)}$", re.MULTILINE)
+        sync_api.expect(tab).to_have_attribute("title", path_line)
         panel = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
         sync_api.expect(panel).to_have_count(1, timeout=60_000)
         # The kernel is ready when the toolbar's status says so.
