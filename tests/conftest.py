@@ -54,19 +54,15 @@ def package_index_reachable() -> bool:
     return done.returncode == 0
 
 
-# The longest files start first, so that with one file per core (pytest-xdist's loadfile)
-# no core is left with one of them at the end while the other waits.
-LONGEST_FIRST = ("test_hub.py", "test_browser.py", "test_grading.py", "test_runner.py")
+def pytest_ignore_collect(collection_path, config) -> bool | None:
+    """With ``-m executed``, collect only the files that hold such checks: the others would
+    import TensorFlow (10 s) only to be deselected."""
+    if config.option.markexpr != "executed" or collection_path.suffix != ".py":
+        return None
+    return "pytest.mark.executed" not in collection_path.read_text(encoding="utf-8") or None
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    def rank(item) -> int:
-        name = item.path.name
-        if name.endswith(".ipynb"):
-            return -1  # notebooks stay first: later tests read their executed copies
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: every other test keeps its place
     network = [item for item in items if "network" in item.keywords]
     if network and not package_index_reachable():
         skip = pytest.mark.skip(reason="the package index cannot be reached (no network)")
