@@ -105,7 +105,9 @@ def users_python() -> str:
     shutil.copy2(Path(sys.executable).resolve(), copy / "bin" / version)
     for library in (base / "lib").glob("libpython*.so*"):
         shutil.copy2(library, copy / "lib" / library.name)
-    skip = shutil.ignore_patterns("site-packages", "test", "__pycache__", "idlelib", "tkinter")
+    # The compiled modules too (their sources keep their times, so they stay valid): no user
+    # may write them, and every nbgrader command and kernel would compile the library again.
+    skip = shutil.ignore_patterns("site-packages", "test", "idlelib", "tkinter")
     shutil.copytree(base / "lib" / version, copy / "lib" / version, ignore=skip)
     packages = Path(sys.prefix, "lib", version, "site-packages")
     (copy / "lib" / version / "site-packages").mkdir()
