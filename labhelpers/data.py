@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labhelpers.course import cache_dir, mirror_dir
+from labhelpers.course import cache_dir, mirror_dir, stratified_sample
 from labhelpers.fetch import DamagedFile, Lookup, RemoteFile
 
 import numpy as np
@@ -346,17 +346,21 @@ def cats_and_dogs_folder() -> Path:
 
 
 def load_cats_and_dogs(
-    image_size: tuple[int, int] = (128, 128), seed: int = 42
+    image_size: tuple[int, int] = (128, 128),
+    seed: int = 42,
+    sample: tuple[int, int] | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load cats vs dogs as uint8 arrays: ``(x_train, y_train), (x_val, y_val)``.
 
     2,000 and 1,000 photos of shape ``(*image_size, 3)``; label 0 is "cats", 1 is "dogs". The
     training photos are shuffled with ``seed``; the validation photos are in folder order (all
-    cats, then all dogs), so that results line up with a fixed list.
+    cats, then all dogs), so that results line up with a fixed list. ``sample=(train, val)``
+    keeps only that many of each split, stratified, in the same order, chosen before any photo
+    is decoded: the photos that ``Course.subset(x, y, fast=...)`` would keep with this seed.
     """
     root = cats_and_dogs_folder()
 
-    def split(name: str, shuffle: bool) -> tuple[np.ndarray, np.ndarray]:
+    def split(name: str, shuffle: bool, size: int | None) -> tuple[np.ndarray, np.ndarray]:
         files, labels = [], []
         for label, class_name in enumerate(CATS_AND_DOGS_CLASSES):
             found = sorted((root / name / class_name).iterdir())
@@ -365,17 +369,24 @@ def load_cats_and_dogs(
         if shuffle:  # before decoding, so that no second copy of the photos is made
             order = np.random.default_rng(seed).permutation(len(files))
             files, labels = [files[i] for i in order], [labels[i] for i in order]
+        if size is not None:  # decoding is the slow part: decode only the photos kept
+            keep = stratified_sample(labels, size, seed)
+            files, labels = [files[i] for i in keep], [labels[i] for i in keep]
         return _decode_photos(files, image_size), np.array(labels, dtype=np.int64)
 
-    return split("train", shuffle=True), split("validation", shuffle=False)
+    train, val = sample if sample is not None else (None, None)
+    return split("train", True, train), split("validation", False, val)
 
 
-def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray, np.ndarray]:
+def load_flowers17(
+    image_size: tuple[int, int] = (128, 128), seed: int = 42, sample: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load the Oxford 17 flowers (Nilsback and Zisserman, 2006) as ``(images, labels)``.
 
     Shapes (1360, height, width, 3) uint8, resized to ``image_size`` without keeping the aspect
     ratio, and (1360,) int64, indexing ``FLOWERS17_CLASSES``: in the original numbering, 80 of
-    each class in turn; split them yourself, stratified.
+    each class in turn; split them yourself, stratified. ``sample`` keeps only that many,
+    stratified with ``seed``, in the same order, chosen before any photo is decoded.
     """
     archive = fetch("flowers17")["17flowers.tgz"]
     root = cache_dir() / "flowers17"
@@ -383,4 +394,7 @@ def load_flowers17(image_size: tuple[int, int] = (128, 128)) -> tuple[np.ndarray
         _extract(archive, root, _check_flowers)
     files = _check_flowers(root)
     labels = np.arange(len(files), dtype=np.int64) // FLOWERS17_PER_CLASS
+    if sample is not None:
+        keep = stratified_sample(labels, sample, seed)
+        files, labels = [files[i] for i in keep], labels[keep]
     return _decode_photos(files, image_size, antialias=True), labels

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from labhelpers import data, fetch
+from labhelpers.course import Course
 from labhelpers.data import Dataset, DatasetError
 from labhelpers.fetch import DamagedFile, FetchError, MissingFile, RemoteFile
 
@@ -303,13 +304,15 @@ def jpeg_bytes(seed: int) -> bytes:
     return out.getvalue()
 
 
-def make_zip(path: Path, splits=("train", "validation"), extra: dict | None = None) -> None:
+def make_zip(
+    path: Path, splits=("train", "validation"), extra: dict | None = None, per_class: int = 3
+) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         for split in splits:
-            for label in ("cats", "dogs"):
-                for i in range(3):
+            for offset, label in enumerate(("cats", "dogs")):
+                for i in range(per_class):
                     name = f"cats_and_dogs_filtered/{split}/{label}/{label[:-1]}.{i}.jpg"
-                    archive.writestr(name, jpeg_bytes(i))
+                    archive.writestr(name, jpeg_bytes(offset * per_class + i))
         for name, blob in (extra or {}).items():
             archive.writestr(name, blob)
 
@@ -352,6 +355,35 @@ def test_cats_and_dogs_training_order_is_set_by_the_seed(zip_mirror):
     np.testing.assert_array_equal(labels, labels_again)
     orders = {tuple(data.load_cats_and_dogs(image_size=(16, 16), seed=s)[0][1]) for s in range(6)}
     assert len(orders) > 1, "another seed, another order"
+
+
+def counting_decodes(monkeypatch) -> list[int]:
+    """How many photos each call of the loaders' decoder decodes, call by call."""
+    counts, decode = [], data._decode_photos
+
+    def counted(files, *args, **kwargs):
+        counts.append(len(files))
+        return decode(files, *args, **kwargs)
+
+    monkeypatch.setattr(data, "_decode_photos", counted)
+    return counts
+
+
+def test_a_sample_decodes_only_the_photos_that_fast_modes_subset_keeps(zip_mirror, monkeypatch):
+    zip_mirror(lambda path: make_zip(path, per_class=6))
+    whole = data.load_cats_and_dogs(image_size=(16, 16), seed=3)
+    decoded = counting_decodes(monkeypatch)
+
+    sampled = data.load_cats_and_dogs(image_size=(16, 16), seed=3, sample=(4, 2))
+
+    assert decoded == [4, 2]
+    course = Course(fast=True, seed=3)
+    for (x, y), (x_kept, y_kept), size in zip(whole, sampled, (4, 2), strict=True):
+        x_subset, y_subset = course.subset(x, y, fast=size)
+        np.testing.assert_array_equal(x_kept, x_subset)
+        np.testing.assert_array_equal(y_kept, y_subset)
+        assert sorted(y_kept) == [0] * (size // 2) + [1] * (size // 2)  # both classes
+    assert data.load_cats_and_dogs(image_size=(16, 16), sample=(99, 99))[0][0].shape[0] == 12
 
 
 def test_truncated_zip_is_an_error_and_leaves_nothing(zip_mirror, tmp_path):
@@ -498,6 +530,21 @@ def test_small_valid_flowers_archive_is_extracted_once(tgz_mirror, tmp_path):
     (tmp_path / "cache" / "flowers17" / "jpg" / "image_0003.jpg").unlink()
     with pytest.raises(DatasetError, match=r"jpg holds 33 flower images.* Delete .*flowers17 to"):
         data.load_flowers17(image_size=(8, 8))
+
+
+def test_a_flowers_sample_decodes_only_the_photos_that_fast_modes_subset_keeps(
+    tgz_mirror, monkeypatch
+):
+    tgz_mirror()
+    images, labels = data.load_flowers17(image_size=(8, 8))
+    decoded = counting_decodes(monkeypatch)
+
+    kept, kept_labels = data.load_flowers17(image_size=(8, 8), sample=17)
+
+    assert decoded == [17] and sorted(kept_labels) == list(range(17))  # one of each class
+    subset, subset_labels = Course(fast=True).subset(images, labels, fast=17)
+    np.testing.assert_array_equal(kept, subset)
+    np.testing.assert_array_equal(kept_labels, subset_labels)
 
 
 def test_flowers_archive_with_an_image_missing_is_an_error(tgz_mirror, tmp_path):
