@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
 from labhelpers.course import cache_dir, mirror_dir, stratified_sample
@@ -358,6 +359,13 @@ def load_cats_and_dogs(
     keeps only that many of each split, stratified, in the same order, chosen before any photo
     is decoded: the photos that ``Course.subset(x, y, fast=...)`` would keep with this seed.
     """
+    try:
+        train, val = sample if sample is not None else (None, None)
+    except (TypeError, ValueError):
+        raise TypeError(
+            "sample= takes two numbers, the training and validation photos to keep, e.g. "
+            f"(256, 128); got {sample!r}"
+        ) from None
     root = cats_and_dogs_folder()
 
     def split(name: str, shuffle: bool, size: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +382,6 @@ def load_cats_and_dogs(
             files, labels = [files[i] for i in keep], [labels[i] for i in keep]
         return _decode_photos(files, image_size), np.array(labels, dtype=np.int64)
 
-    train, val = sample if sample is not None else (None, None)
     return split("train", True, train), split("validation", False, val)
 
 
@@ -388,6 +395,8 @@ def load_flowers17(
     each class in turn; split them yourself, stratified. ``sample`` keeps only that many,
     stratified with ``seed``, in the same order, chosen before any photo is decoded.
     """
+    if sample is not None and not isinstance(sample, Integral):
+        raise TypeError(f"sample= takes one number, the photos to keep, e.g. 85; got {sample!r}")
     archive = fetch("flowers17")["17flowers.tgz"]
     root = cache_dir() / "flowers17"
     if not root.is_dir():

@@ -384,6 +384,8 @@ def test_a_sample_decodes_only_the_photos_that_fast_modes_subset_keeps(zip_mirro
         np.testing.assert_array_equal(y_kept, y_subset)
         assert sorted(y_kept) == [0] * (size // 2) + [1] * (size // 2)  # both classes
     assert data.load_cats_and_dogs(image_size=(16, 16), sample=(99, 99))[0][0].shape[0] == 12
+    with pytest.raises(TypeError, match=r"sample= takes two numbers.*\(256, 128\); got 256"):
+        data.load_cats_and_dogs(image_size=(16, 16), sample=256)
 
 
 def test_truncated_zip_is_an_error_and_leaves_nothing(zip_mirror, tmp_path):
@@ -542,6 +544,8 @@ def test_a_flowers_sample_decodes_only_the_photos_that_fast_modes_subset_keeps(
     kept, kept_labels = data.load_flowers17(image_size=(8, 8), sample=17)
 
     assert decoded == [17] and sorted(kept_labels) == list(range(17))  # one of each class
+    with pytest.raises(TypeError, match=r"sample= takes one number.*e\.g\. 85; got \(17, 17\)"):
+        data.load_flowers17(image_size=(8, 8), sample=(17, 17))
     subset, subset_labels = Course(fast=True).subset(images, labels, fast=17)
     np.testing.assert_array_equal(kept, subset)
     np.testing.assert_array_equal(kept_labels, subset_labels)
